@@ -1,0 +1,304 @@
+#!/usr/bin/env -S deno run --allow-net --allow-read --allow-write
+/**
+ * The `downpour` command: downloads the URLs given as arguments or listed in a file into a
+ * directory. Run `deno run -A cli.ts --help` for the options.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { DEFAULTS, download, type DownloadInput, OutDirError, VERSION } from "./mod.ts";
+import { formatFromPath, type InputFormat, readEntries } from "./src/input.ts";
+import { Progress } from "./src/progress.ts";
+import { Tally } from "./src/summary.ts";
+
+const HELP = `downpour ${VERSION}: download lists of image URLs in parallel, safely.
+
+Usage: downpour [options] [URL ...]
+
+  -i, --input FILE        URLs, one per line ("-" = stdin); blank lines and lines starting
+                          with # are skipped. .csv/.tsv (with a url column) and .jsonl are
+                          read as such; .gz files are decompressed as they stream
+      --format F          lines, csv, tsv or jsonl, instead of guessing from the file name
+  -o, --out DIR           where files go (default ./downloads); created if missing
+  -w, --workers N         Web Workers (default: the number of cores)
+  -c, --concurrency N     downloads in flight per worker (default ${DEFAULTS.concurrency})
+      --per-host N        downloads in flight per host, across all workers (default ${DEFAULTS.perHost})
+      --retries N         retries after network errors, timeouts, 408/429/5xx (default ${DEFAULTS.retries})
+      --max-bytes N       largest file kept, in bytes (default ${DEFAULTS.maxBytes})
+      --any-type          keep any file, not only images (checked by their first bytes)
+      --headers-timeout S seconds to wait for a response (default ${DEFAULTS.headersTimeout / 1000})
+      --idle-timeout S    seconds without data before giving up (default ${DEFAULTS.idleTimeout / 1000})
+      --total-timeout S   seconds one attempt may take in all (default: no limit)
+      --user-agent UA     the User-Agent header (default ${DEFAULTS.userAgent})
+      --checksums         compute the SHA-256 of every file (shown with --json)
+      --json              one JSON object per URL on stdout: the library's result
+  -q, --quiet             no progress, only errors and the summary
+  -h, --help              this text
+  -V, --version           the version
+
+Exit status: 0 every URL saved, 1 any URL failed, 2 usage error, 130 interrupted.
+
+Install:  deno install -g -n downpour --allow-net --allow-read --allow-write <url or path>/cli.ts
+Example:  downpour -i urls.txt -o images
+`;
+
+/** How a usage problem is reported: one line on stderr and exit status 2. */
+class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+const encoder = new TextEncoder();
+function write(stream: { writeSync(p: Uint8Array): number }, text: string): void {
+  const bytes = encoder.encode(text);
+  let at = 0;
+  while (at < bytes.length) at += stream.writeSync(bytes.subarray(at));
+}
+
+function count(value: string | undefined, flag: string, min = 1): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
+    const what = min === 0 ? "a whole number" : "a positive whole number";
+    throw new UsageError(`${flag} must be ${what}, got '${value}'`);
+  }
+  return n;
+}
+
+function seconds(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`${flag} must be a positive number of seconds, got '${value}'`);
+  }
+  return Math.round(n * 1000);
+}
+
+const FORMATS = new Set(["lines", "csv", "tsv", "jsonl"]);
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        input: { type: "string", short: "i", multiple: true },
+        format: { type: "string" },
+        out: { type: "string", short: "o", default: "downloads" },
+        workers: { type: "string", short: "w" },
+        concurrency: { type: "string", short: "c" },
+        "per-host": { type: "string" },
+        retries: { type: "string" },
+        "max-bytes": { type: "string" },
+        "any-type": { type: "boolean" },
+        "headers-timeout": { type: "string" },
+        "idle-timeout": { type: "string" },
+        "total-timeout": { type: "string" },
+        "user-agent": { type: "string" },
+        checksums: { type: "boolean" },
+        json: { type: "boolean" },
+        quiet: { type: "boolean", short: "q" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "V" },
+      },
+    });
+  } catch (error) {
+    // node:util's messages name the flag; make them ours.
+    const message = (error as Error).message.replace(/\. To specify a positional.*$/s, "");
+    throw new UsageError(message);
+  }
+}
+
+interface Source {
+  label: string;
+  stream: ReadableStream<Uint8Array>;
+  format: InputFormat;
+}
+
+async function openSources(paths: string[], format: string | undefined): Promise<Source[]> {
+  if (format !== undefined && !FORMATS.has(format)) {
+    throw new UsageError(`--format must be lines, csv, tsv or jsonl, got '${format}'`);
+  }
+  const sources: Source[] = [];
+  try {
+    for (const path of paths) {
+      if (path === "-") {
+        sources.push({
+          label: "stdin",
+          stream: Deno.stdin.readable,
+          format: (format as InputFormat) ?? "lines",
+        });
+        continue;
+      }
+      let file: Deno.FsFile;
+      try {
+        file = await Deno.open(path);
+        const info = await file.stat();
+        if (info.isDirectory) {
+          file.close();
+          throw new Error("it is a directory");
+        }
+      } catch (error) {
+        throw new UsageError(`cannot read the input '${path}': ${(error as Error).message}`);
+      }
+      sources.push({
+        label: path,
+        stream: file.readable,
+        format: (format as InputFormat) ?? formatFromPath(path),
+      });
+    }
+  } catch (error) {
+    for (const source of sources) await source.stream.cancel().catch(() => {});
+    throw error;
+  }
+  return sources;
+}
+
+/**
+ * Runs the command.
+ *
+ * @param args The command-line arguments, without the program's name.
+ * @returns The exit status: 0 all saved, 1 some failed, 2 usage error, 130 interrupted.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./cli.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(await main(["--definitely-not-an-option"]), 2);
+ * ```
+ */
+export async function main(args: string[]): Promise<number> {
+  let values;
+  let positionals: string[];
+  let sources: Source[] = [];
+  const stop = new AbortController();
+  let interrupted = 0;
+  const onSignal = () => {
+    interrupted++;
+    if (interrupted > 1) Deno.exit(130);
+    write(Deno.stderr, "\ndownpour: stopping; press Ctrl-C again to quit at once\n");
+    stop.abort(new DOMException("Interrupted", "AbortError"));
+  };
+  try {
+    ({ values, positionals } = parse(args));
+    if (values.help) {
+      write(Deno.stdout, HELP);
+      return 0;
+    }
+    if (values.version) {
+      write(Deno.stdout, `downpour ${VERSION}\n`);
+      return 0;
+    }
+    const options = {
+      out: values.out!,
+      workers: count(values.workers, "--workers"),
+      concurrency: count(values.concurrency, "--concurrency"),
+      perHost: count(values["per-host"], "--per-host"),
+      retries: count(values.retries, "--retries", 0),
+      maxBytes: count(values["max-bytes"], "--max-bytes"),
+      anyType: values["any-type"] ?? false,
+      headersTimeout: seconds(values["headers-timeout"], "--headers-timeout"),
+      idleTimeout: seconds(values["idle-timeout"], "--idle-timeout"),
+      totalTimeout: seconds(values["total-timeout"], "--total-timeout"),
+      userAgent: values["user-agent"],
+      checksums: values.checksums ?? false,
+      signal: stop.signal,
+    };
+    for (const [key, value] of Object.entries(options)) {
+      if (value === undefined) delete (options as Record<string, unknown>)[key];
+    }
+    const inputs = values.input ?? [];
+    if (inputs.length === 0 && positionals.length === 0) {
+      throw new UsageError("give URLs as arguments, or a list with -i FILE (- for stdin)");
+    }
+    if (inputs.filter((path) => path === "-").length > 1) {
+      throw new UsageError("stdin (-) can be read only once");
+    }
+    sources = await openSources(inputs, values.format);
+
+    const json = values.json ?? false;
+    const quiet = values.quiet ?? false;
+    const tally = new Tally();
+    const progress = !quiet && Deno.stderr.isTerminal()
+      ? new Progress(tally, (text) => write(Deno.stderr, text))
+      : undefined;
+    const report = (line: string) => {
+      progress?.clear();
+      write(Deno.stderr, line + "\n");
+    };
+
+    async function* items(): AsyncGenerator<DownloadInput> {
+      for (const url of positionals) yield url;
+      for (const source of sources) {
+        for await (const entry of readEntries(source.stream, source.format)) {
+          if ("error" in entry) {
+            const result = {
+              url: entry.text,
+              ok: false,
+              bytes: 0,
+              reason: "invalid-url" as const,
+              error: `${source.label}, line ${entry.line}: ${entry.error}; skipped`,
+              attempts: 0,
+              ms: 0,
+            };
+            tally.add(result);
+            if (json) write(Deno.stdout, JSON.stringify(result) + "\n");
+            else report(`downpour: ${result.error}`);
+            continue;
+          }
+          const { url, name, sha256 } = entry;
+          yield name === undefined && sha256 === undefined
+            ? url
+            : { url, ...(name ? { name } : {}), ...(sha256 ? { sha256 } : {}) };
+        }
+      }
+    }
+
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
+    progress?.start();
+    try {
+      for await (const result of download(items(), options)) {
+        tally.add(result);
+        if (json) write(Deno.stdout, JSON.stringify(result) + "\n");
+        else if (!result.ok) report(`downpour: ✗ ${result.url}: ${result.error}`);
+      }
+    } catch (error) {
+      progress?.stop();
+      if (stop.signal.aborted) {
+        write(Deno.stderr, `downpour: interrupted. ${Progress.line(tally.summary(true))}\n`);
+        return 130;
+      }
+      throw error;
+    } finally {
+      progress?.stop();
+    }
+    const summary = tally.summary();
+    write(Deno.stderr, `downpour: ${Progress.line(summary)}\n`);
+    return summary.failed > 0 ? 1 : 0;
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof OutDirError) {
+      write(Deno.stderr, `downpour: ${error.message}\nTry 'downpour --help'.\n`);
+      return 2;
+    }
+    write(Deno.stderr, `downpour: ${(error as Error)?.message ?? error}\n`);
+    return 1;
+  } finally {
+    for (const source of sources) await source.stream.cancel().catch(() => {});
+    try {
+      Deno.removeSignalListener("SIGINT", onSignal);
+      Deno.removeSignalListener("SIGTERM", onSignal);
+    } catch {
+      // Never added.
+    }
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,324 @@
+/**
+ * `download()`: the main thread's side of a run. It reads the input with backpressure, names
+ * the files, schedules the downloads onto the workers and yields the results.
+ *
+ * @module
+ */
+
+import { DiskFullError, OutDirError } from "./errors.ts";
+import { checkUrl } from "./input.ts";
+import { NameAllocator } from "./naming.ts";
+import { type DownloadOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
+import { WorkerPool } from "./pool.ts";
+import type { Outcome, WorkerConfig } from "./protocol.ts";
+import { Scheduler, type Task } from "./scheduler.ts";
+import type { DownloadInput, DownloadResult } from "./types.ts";
+
+/** Where the input may come from: any iterable, sync or async, e.g. an array or a stream. */
+export type DownloadSource = Iterable<DownloadInput> | AsyncIterable<DownloadInput>;
+
+/**
+ * Downloads every URL of `input` into `options.out`, in parallel on Web Workers, and yields one
+ * result per URL as soon as it is known (so not in input order).
+ *
+ * The input is read lazily, only as fast as downloads finish, so it may be endless or huge.
+ * Each file is written under a temporary name and renamed into place when complete and checked.
+ * Breaking out of the loop, or aborting `options.signal`, stops the run: downloads in flight are
+ * aborted, their temporary files removed, and the workers terminated.
+ *
+ * @param input The URLs: strings, `URL`s, or `{ url, name?, sha256? }` objects.
+ * @param options Where to save and how; only `out` is required.
+ * @returns The results, as an async iterable.
+ * @throws {TypeError} At once, when an option or the input has the wrong type.
+ * @throws {RangeError} At once, when a number is out of range.
+ * @throws {OutDirError} From the first iteration, when `out` cannot be created or written to.
+ * @throws {DiskFullError} When the disk fills up; files saved before are complete.
+ *
+ * @example Download two images from a local server
+ * ```ts
+ * import { download } from "./download.ts";
+ * import { serve } from "../server.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using server = await serve({ images: 2 });
+ * const out = await Deno.makeTempDir();
+ * const urls = [new URL("img/0.png", server.url), new URL("img/1.png", server.url)];
+ * for await (const result of download(urls, { out, workers: 1 })) {
+ *   assert.equal(result.ok, true, result.error);
+ * }
+ * assert.ok((await Deno.stat(`${out}/0.png`)).size > 0);
+ * await Deno.remove(out, { recursive: true });
+ * ```
+ */
+export function download(
+  input: DownloadSource,
+  options: DownloadOptions,
+): AsyncGenerator<DownloadResult, void, undefined> {
+  const resolved = resolveOptions(options);
+  if (typeof input === "string") {
+    throw new TypeError("Cannot start download: 'input' must be a list of URLs, not one string");
+  }
+  if (
+    input === null || typeof input !== "object" ||
+    (!(Symbol.iterator in input) && !(Symbol.asyncIterator in input))
+  ) {
+    throw new TypeError(
+      "Cannot start download: 'input' must be an iterable or async iterable of URLs",
+    );
+  }
+  return run(input, resolved);
+}
+
+async function prepareOut(dir: string): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw new OutDirError(dir, `it cannot be created (${(error as Error).message})`, {
+      cause: error,
+    });
+  }
+  const probe = `${dir}/.downpour-probe-${crypto.randomUUID()}`;
+  try {
+    await Deno.writeFile(probe, new Uint8Array(0), { createNew: true });
+    await Deno.remove(probe);
+  } catch (error) {
+    throw new OutDirError(dir, `it is not writable (${(error as Error).message})`, {
+      cause: error,
+    });
+  }
+}
+
+async function* run(
+  input: DownloadSource,
+  options: ResolvedOptions,
+): AsyncGenerator<DownloadResult, void, undefined> {
+  options.signal?.throwIfAborted();
+  await prepareOut(options.out);
+  const engine = new Engine(input, options);
+  try {
+    yield* engine.results();
+  } finally {
+    await engine.close();
+  }
+}
+
+function isNoSpace(message: string | undefined): boolean {
+  return message !== undefined && /no space left|ENOSPC|os error 28|quota exceeded/i.test(message);
+}
+
+/** One run: the input pump, the scheduler, the worker pool and the queue of results. */
+class Engine {
+  #options: ResolvedOptions;
+  #scheduler: Scheduler;
+  #pool: WorkerPool;
+  #names = new NameAllocator();
+  #iterator: AsyncIterator<DownloadInput> | Iterator<DownloadInput>;
+  #inflight = new Map<number, Task>();
+  #results: DownloadResult[] = [];
+  #nextId = 0;
+  /** URLs taken from the input whose result has not been yielded yet. */
+  #pending = 0;
+  #maxPending: number;
+  #inputDone = false;
+  #closed = false;
+  #error: unknown = undefined;
+  #wake: (() => void) | undefined;
+  #space: (() => void) | undefined;
+  #onAbort = () => this.#fail(this.#options.signal!.reason);
+
+  constructor(input: DownloadSource, options: ResolvedOptions) {
+    this.#options = options;
+    this.#maxPending = Math.max(1024, options.workers * options.concurrency * 8);
+    this.#scheduler = new Scheduler({
+      perHost: options.perHost,
+      retries: options.retries,
+      onReady: () => this.#pump(),
+    });
+    const config: WorkerConfig = {
+      out: options.out,
+      maxBytes: options.maxBytes,
+      anyType: options.anyType,
+      headersTimeout: options.headersTimeout,
+      idleTimeout: options.idleTimeout,
+      totalTimeout: options.totalTimeout,
+      maxRedirects: options.maxRedirects,
+      userAgent: options.userAgent,
+      checksums: options.checksums,
+    };
+    this.#pool = new WorkerPool(options.workers, options.concurrency, config, {
+      outcomes: (outcomes) => this.#finish(outcomes),
+      fatal: (error) => this.#fail(error),
+    });
+    options.signal?.addEventListener("abort", this.#onAbort, { once: true });
+    this.#iterator = Symbol.asyncIterator in input
+      ? input[Symbol.asyncIterator]()
+      : input[Symbol.iterator]();
+    void this.#read();
+  }
+
+  /** Pulls from the input while there is room, and stops when there is not. */
+  async #read(): Promise<void> {
+    try {
+      while (!this.#closed) {
+        if (this.#pending >= this.#maxPending) {
+          await new Promise<void>((resolve) => this.#space = resolve);
+          continue;
+        }
+        const step = await this.#iterator.next();
+        if (step.done || this.#closed) break;
+        this.#admit(step.value);
+      }
+    } catch (error) {
+      this.#fail(error);
+    } finally {
+      this.#inputDone = true;
+      this.#signal();
+    }
+  }
+
+  #admit(item: DownloadInput): void {
+    const id = this.#nextId++;
+    this.#pending++;
+    let given: string | URL;
+    let name: string | undefined;
+    let sha256: string | undefined;
+    if (typeof item === "string" || item instanceof URL) {
+      given = item;
+    } else if (item !== null && typeof item === "object" && "url" in item) {
+      given = item.url;
+      name = item.name;
+      sha256 = item.sha256?.toLowerCase();
+    } else {
+      this.#push({
+        url: String(item),
+        ok: false,
+        bytes: 0,
+        reason: "invalid-url",
+        error: `${JSON.stringify(item)} is not a URL, nor an object with a 'url'`,
+        attempts: 0,
+        ms: 0,
+      });
+      return;
+    }
+    const url = given instanceof URL ? given.href : String(given);
+    const checked = checkUrl(url);
+    if (typeof checked === "string") {
+      this.#push({ url, ok: false, bytes: 0, reason: "invalid-url", error: checked, attempts: 0, ms: 0 });
+      return;
+    }
+    const { name: path, duplicate } = this.#names.allocate(checked, name);
+    if (duplicate) {
+      this.#push({ url, ok: true, path, bytes: 0, skipped: "duplicate", attempts: 0, ms: 0 });
+      return;
+    }
+    this.#scheduler.add({
+      id,
+      url,
+      href: checked.href,
+      host: checked.host,
+      path,
+      ...(sha256 ? { sha256 } : {}),
+      attempts: 0,
+      started: 0,
+    });
+    this.#pump();
+  }
+
+  /** Hands out as many tasks as there are free slots. */
+  #pump(): void {
+    if (this.#closed) return;
+    let assigned = false;
+    while (this.#pool.free > 0) {
+      const task = this.#scheduler.next();
+      if (!task) break;
+      this.#inflight.set(task.id, task);
+      this.#pool.assign({
+        id: task.id,
+        href: task.href,
+        path: task.path,
+        ...(task.sha256 ? { sha256: task.sha256 } : {}),
+      });
+      assigned = true;
+    }
+    if (assigned) this.#pool.flush();
+  }
+
+  #finish(outcomes: Outcome[]): void {
+    for (const outcome of outcomes) {
+      const task = this.#inflight.get(outcome.id);
+      if (!task) continue;
+      this.#inflight.delete(outcome.id);
+      const decision = this.#scheduler.finish(task, outcome);
+      if (!decision.final) continue;
+      const result: DownloadResult = {
+        url: task.url,
+        ok: outcome.ok,
+        bytes: outcome.bytes,
+        attempts: task.attempts,
+        ms: Math.round(performance.now() - task.started),
+      };
+      if (outcome.ok) result.path = task.path;
+      if (outcome.status !== undefined) result.status = outcome.status;
+      if (!outcome.ok) {
+        result.reason = outcome.reason ?? "network";
+        result.error = decision.error ?? outcome.error ?? "failed";
+        if (task.attempts > 1) result.error += ` (after ${task.attempts} attempts)`;
+      }
+      if (outcome.sha256) result.sha256 = outcome.sha256;
+      this.#push(result);
+      if (outcome.reason === "disk" && isNoSpace(outcome.error)) {
+        this.#fail(new DiskFullError(this.#options.out, outcome.error!));
+      }
+    }
+    this.#pump();
+  }
+
+  #push(result: DownloadResult): void {
+    this.#results.push(result);
+    this.#signal();
+  }
+
+  #signal(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #fail(error: unknown): void {
+    if (this.#error === undefined) this.#error = error ?? new Error("download failed");
+    this.#signal();
+  }
+
+  async *results(): AsyncGenerator<DownloadResult, void, undefined> {
+    for (;;) {
+      if (this.#error !== undefined) throw this.#error;
+      const result = this.#results.shift();
+      if (result) {
+        yield result;
+        this.#pending--;
+        const space = this.#space;
+        this.#space = undefined;
+        space?.();
+        continue;
+      }
+      if (this.#inputDone && this.#pending === 0) return;
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+  }
+
+  /** Stops reading, aborts what is in flight, and terminates the workers. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#options.signal?.removeEventListener("abort", this.#onAbort);
+    this.#scheduler.close();
+    const space = this.#space;
+    this.#space = undefined;
+    space?.();
+    if (!this.#inputDone) {
+      // Let the input release what it holds (a file, a stream); don't wait for a stuck one.
+      void Promise.resolve(this.#iterator.return?.()).catch(() => {});
+    }
+    await this.#pool.stop();
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The errors {@linkcode download} throws, one class per condition a caller may want to catch.
+ *
+ * Failures of single URLs are not thrown: they are results with `ok: false`.
+ *
+ * @module
+ */
+
+/**
+ * The output directory cannot be created or written to; nothing was downloaded.
+ *
+ * @example
+ * ```ts
+ * import { OutDirError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new OutDirError("/nope", "permission denied");
+ * assert.equal(error.name, "OutDirError");
+ * assert.equal(error.dir, "/nope");
+ * ```
+ */
+export class OutDirError extends Error {
+  /** The directory, as given. */
+  readonly dir: string;
+
+  /**
+   * @param dir The directory, as given.
+   * @param problem What went wrong, e.g. the system's message.
+   * @param options The underlying error as `cause`.
+   */
+  constructor(dir: string, problem: string, options?: ErrorOptions) {
+    super(`Cannot write to the output directory '${dir}': ${problem}`, options);
+    this.name = "OutDirError";
+    this.dir = dir;
+  }
+}
+
+/**
+ * The disk filled up during the run; the run stopped. Files already saved are complete.
+ *
+ * @example
+ * ```ts
+ * import { DiskFullError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new DiskFullError("downloads", "No space left on device (os error 28)");
+ * assert.equal(error.name, "DiskFullError");
+ * assert.match(error.message, /downloads/);
+ * ```
+ */
+export class DiskFullError extends Error {
+  /** The output directory. */
+  readonly dir: string;
+
+  /**
+   * @param dir The output directory.
+   * @param problem The system's message.
+   * @param options The underlying error as `cause`.
+   */
+  constructor(dir: string, problem: string, options?: ErrorOptions) {
+    super(
+      `The disk holding '${dir}' is full (${problem}); the run stopped. Free some space and run again: saved files are kept`,
+      options,
+    );
+    this.name = "DiskFullError";
+    this.dir = dir;
+  }
+}

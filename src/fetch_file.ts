@@ -1,0 +1,328 @@
+/**
+ * Fetching one URL into one file: redirects, limits, content checks and the atomic write.
+ *
+ * The body goes to a temporary file `.NAME.part` beside its final name and is renamed into place
+ * only when it is complete and checked, so no file under a final name ever holds a partial body.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { Job, Outcome, WorkerConfig } from "./protocol.ts";
+import { SNIFF_BYTES, sniffImage } from "./sniff.ts";
+import type { FailureReason } from "./types.ts";
+import { TimeoutError, type Watch } from "./watchdog.ts";
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Bodies up to this size are collected in memory and written with one call. */
+const SMALL_BODY = 1024 * 1024;
+
+/** A file-system failure while saving; not the network's fault. */
+class DiskError extends Error {
+  constructor(message: string, options: ErrorOptions) {
+    super(message, options);
+    this.name = "DiskError";
+  }
+}
+
+/**
+ * The temporary name a download is written to before it is renamed to `path`.
+ *
+ * Final names never start with a dot, so a temporary name never equals a final one.
+ *
+ * @param path A path relative to the output directory.
+ * @returns The temporary path, in the same directory.
+ *
+ * @example
+ * ```ts
+ * import { partPath } from "./fetch_file.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(partPath("cat.png"), ".cat.png.part");
+ * assert.equal(partPath("007/cat.png"), "007/.cat.png.part");
+ * ```
+ */
+export function partPath(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.part`;
+}
+
+/**
+ * Reads a Retry-After header, in seconds or as an HTTP date.
+ *
+ * @param value The header's value.
+ * @param now The current time in milliseconds since the epoch.
+ * @returns How many milliseconds to wait, or `undefined` when absent or unreadable.
+ *
+ * @example
+ * ```ts
+ * import { parseRetryAfter } from "./fetch_file.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(parseRetryAfter("3"), 3000);
+ * const now = Date.parse("2026-01-01T00:00:00Z");
+ * assert.equal(parseRetryAfter("Thu, 01 Jan 2026 00:00:10 GMT", now), 10_000);
+ * assert.equal(parseRetryAfter("soon"), undefined);
+ * ```
+ */
+export function parseRetryAfter(value: string | null, now: number = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function size(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+function shorten(text: string): string {
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const all = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return all;
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.byteLength) at += await file.write(bytes.subarray(at));
+}
+
+/** Runs a file-system step, turning its errors into {@linkcode DiskError}s. */
+async function disk<T>(what: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new DiskError(`could not ${what}: ${message}`, { cause: error });
+  }
+}
+
+function networkMessage(error: unknown): string {
+  let message = error instanceof Error ? error.message : String(error);
+  // Deno wraps the cause: "error sending request for url (…): client error (Connect): …".
+  message = message.replace(/^error sending request for url \([^)]*\): /, "");
+  return `network error: ${shorten(message)}`;
+}
+
+function contentProblem(head: Uint8Array, status: number): string | undefined {
+  const type = sniffImage(head);
+  if (type === "html") {
+    return `the server sent an HTML page with status ${status}, not an image (often an error or login page); use --any-type to keep it`;
+  }
+  if (type === undefined) {
+    return head.byteLength === 0
+      ? "the server sent an empty body, not an image; use --any-type to keep it"
+      : "the body is not an image (PNG, JPEG, GIF, WebP, AVIF, BMP, TIFF, ICO or SVG); use --any-type to keep it";
+  }
+  return undefined;
+}
+
+/**
+ * Downloads one job into its file under `config.out`.
+ *
+ * Never throws for a failed download: the failure is described in the returned outcome. It
+ * throws only when `watch` is aborted for a reason other than a timeout (the run is stopping).
+ *
+ * @param job What to fetch and where to save it.
+ * @param config The worker's configuration.
+ * @param watch The download's deadlines; its signal aborts the request.
+ * @returns The outcome.
+ *
+ * @example
+ * ```ts
+ * import { fetchToFile } from "./fetch_file.ts";
+ * import { Watch } from "./watchdog.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
+ * await using server = Deno.serve({ port: 0, onListen() {} }, () => new Response(png));
+ * const out = await Deno.makeTempDir();
+ * const config = {
+ *   out, maxBytes: 1e6, anyType: false, headersTimeout: 5000, idleTimeout: 5000,
+ *   totalTimeout: 0, maxRedirects: 5, userAgent: "example", checksums: false,
+ * };
+ * const job = { id: 1, href: `http://127.0.0.1:${server.addr.port}/a.png`, path: "a.png" };
+ * const outcome = await fetchToFile(job, config, new Watch(config));
+ * assert.equal(outcome.ok, true);
+ * assert.deepEqual(await Deno.readFile(`${out}/a.png`), png);
+ * await Deno.remove(out, { recursive: true });
+ * ```
+ */
+export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch): Promise<Outcome> {
+  const signal = watch.signal;
+  let status: number | undefined;
+  const fail = (reason: FailureReason, error: string, extra?: Partial<Outcome>): Outcome => ({
+    id: job.id,
+    ok: false,
+    bytes: 0,
+    reason,
+    error,
+    ...(status === undefined ? {} : { status }),
+    ...extra,
+  });
+  const headers = { "user-agent": config.userAgent, accept: "image/*,*/*;q=0.5" };
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let file: Deno.FsFile | undefined;
+  let partCreated = false;
+  const part = `${config.out}/${partPath(job.path)}`;
+  try {
+    let url = job.href;
+    let response: Response;
+    for (let hops = 0;; hops++) {
+      watch.awaitHeaders();
+      response = await fetch(url, { redirect: "manual", signal, headers });
+      status = response.status;
+      if (!REDIRECTS.has(status)) break;
+      await response.body?.cancel();
+      const location = response.headers.get("location");
+      if (location === null) return fail("redirect", `HTTP ${status} redirect without a Location`);
+      if (hops >= config.maxRedirects) {
+        return fail(
+          "redirect",
+          `more than ${config.maxRedirects} redirects (the last to ${
+            shorten(location)
+          }); the server may be looping`,
+        );
+      }
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        return fail("redirect", `redirected to "${shorten(location)}", which is not a URL`);
+      }
+      if (next.protocol !== "http:" && next.protocol !== "https:") {
+        return fail(
+          "redirect",
+          `redirected to a ${next.protocol} URL (${
+            shorten(next.href)
+          }); only http: and https: redirects are followed`,
+        );
+      }
+      url = next.href;
+    }
+    if (status < 200 || status > 299) {
+      const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
+      await response.body?.cancel();
+      const text = response.statusText ? ` ${response.statusText}` : "";
+      return fail("http", `the server answered HTTP ${status}${text}`, {
+        ...(retryAfter === undefined ? {} : { retryAfter }),
+      });
+    }
+
+    const encoding = response.headers.get("content-encoding");
+    const lengthHeader = response.headers.get("content-length");
+    const declared = (encoding === null || encoding === "identity") && lengthHeader !== null &&
+        /^\d+$/.test(lengthHeader)
+      ? Number(lengthHeader)
+      : undefined;
+    if (declared !== undefined && declared > config.maxBytes) {
+      await response.body?.cancel();
+      return fail(
+        "too-large",
+        `the file is ${size(declared)}, over the ${size(config.maxBytes)} limit (--max-bytes)`,
+      );
+    }
+
+    const hash = config.checksums || job.sha256 ? createHash("sha256") : undefined;
+    const head: Uint8Array[] = [];
+    let buffered = 0;
+    let total = 0;
+    let checked = config.anyType;
+    watch.touch();
+    reader = response.body?.getReader();
+    while (reader) {
+      const { done, value } = await reader.read();
+      if (done) {
+        reader = undefined;
+        break;
+      }
+      watch.touch();
+      total += value.byteLength;
+      if (total > config.maxBytes) {
+        return fail(
+          "too-large",
+          `the body grew past the ${size(config.maxBytes)} limit (--max-bytes)${
+            encoding ? ` after ${encoding} decoding` : ""
+          }`,
+        );
+      }
+      hash?.update(value);
+      if (file) {
+        await disk("write the file", () => writeAll(file!, value));
+        continue;
+      }
+      head.push(value);
+      buffered += value.byteLength;
+      if (!checked && buffered >= SNIFF_BYTES) {
+        const problem = contentProblem(concat(head, buffered), status);
+        if (problem) return fail("not-image", problem);
+        checked = true;
+      }
+      if (buffered >= SMALL_BODY) {
+        file = await disk("create the temporary file", () =>
+          Deno.open(part, { write: true, create: true, truncate: true }));
+        partCreated = true;
+        for (const chunk of head) await disk("write the file", () => writeAll(file!, chunk));
+        head.length = 0;
+      }
+    }
+    if (declared !== undefined && total !== declared) {
+      return fail(
+        "length-mismatch",
+        `the body had ${total} bytes but Content-Length said ${declared}; the connection was cut`,
+      );
+    }
+    let body: Uint8Array | undefined;
+    if (!file) {
+      body = concat(head, buffered);
+      if (!checked) {
+        const problem = contentProblem(body, status);
+        if (problem) return fail("not-image", problem);
+      }
+    }
+    const sha256 = hash?.digest("hex");
+    if (job.sha256 && sha256 !== job.sha256) {
+      return fail("checksum", `the SHA-256 is ${sha256}, not the expected ${job.sha256}`);
+    }
+    if (file) {
+      file.close();
+      file = undefined;
+    } else {
+      partCreated = true;
+      await disk("write the temporary file", () => Deno.writeFile(part, body!));
+    }
+    await disk("rename the finished file", () => Deno.rename(part, `${config.out}/${job.path}`));
+    partCreated = false;
+    return {
+      id: job.id,
+      ok: true,
+      bytes: total,
+      status,
+      ...(sha256 === undefined ? {} : { sha256 }),
+    };
+  } catch (error) {
+    if (error instanceof DiskError) return fail("disk", error.message);
+    if (signal.aborted) {
+      if (signal.reason instanceof TimeoutError) return fail("timeout", signal.reason.message);
+      throw signal.reason;
+    }
+    return fail("network", networkMessage(error));
+  } finally {
+    if (reader) await reader.cancel().catch(() => {});
+    file?.close();
+    if (partCreated) await Deno.remove(part).catch(() => {});
+  }
+}

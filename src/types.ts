@@ -1,0 +1,76 @@
+/**
+ * The public data types of downpour: what goes in, what comes out.
+ *
+ * @module
+ */
+
+/** One thing to download: a URL, optionally with the name to save it under and its expected digest. */
+export interface DownloadRequest {
+  /** The URL to fetch (http: or https:). */
+  url: string | URL;
+  /** A file name to use instead of the one taken from the URL; it is sanitised the same way. */
+  name?: string;
+  /** The expected SHA-256 of the body, as 64 hex digits; a mismatch is a failure. */
+  sha256?: string;
+}
+
+/** What {@linkcode download} accepts for each item of its input. */
+export type DownloadInput = string | URL | DownloadRequest;
+
+/**
+ * Why a download failed, as a short machine-readable code.
+ *
+ * - `invalid-url`: the input was not an http(s) URL.
+ * - `http`: the server answered with an error status.
+ * - `network`: the connection failed or broke off.
+ * - `timeout`: no headers, or no bytes, within the configured time.
+ * - `too-large`: the body exceeded `maxBytes`.
+ * - `length-mismatch`: the body was shorter or longer than its Content-Length.
+ * - `not-image`: the body is not an image (checked by its magic bytes).
+ * - `redirect`: a redirect went to an unsupported scheme, or there were too many.
+ * - `checksum`: the body's SHA-256 did not match the expected one.
+ * - `disk`: the file could not be written.
+ * - `robots`: refused by the host's robots.txt.
+ * - `private`: refused because it resolves to a private address.
+ * - `opt-out`: the server's X-Robots-Tag opts out of AI use.
+ */
+export type FailureReason =
+  | "invalid-url"
+  | "http"
+  | "network"
+  | "timeout"
+  | "too-large"
+  | "length-mismatch"
+  | "not-image"
+  | "redirect"
+  | "checksum"
+  | "disk"
+  | "robots"
+  | "private"
+  | "opt-out";
+
+/** The outcome of one URL, yielded by {@linkcode download} as soon as it is known. */
+export interface DownloadResult {
+  /** The URL exactly as it was given. */
+  url: string;
+  /** `true` when the file is saved (or was already complete, see `skipped`). */
+  ok: boolean;
+  /** Where the file is, relative to `out`; set when `ok`. */
+  path?: string;
+  /** The body's size in bytes (0 when nothing was written). */
+  bytes: number;
+  /** The final HTTP status, when a response arrived. */
+  status?: number;
+  /** A sentence a user can act on; set when not `ok`. */
+  error?: string;
+  /** The failure's category; set when not `ok`. */
+  reason?: FailureReason;
+  /** Set when nothing was fetched: `duplicate` (the URL came earlier in this run) or `journal` (a previous run saved it). */
+  skipped?: "duplicate" | "journal";
+  /** How many requests were made for this URL (retries included). */
+  attempts: number;
+  /** The SHA-256 of the saved body, as hex; set when `ok` and the file was fetched. */
+  sha256?: string;
+  /** Milliseconds from the first request to the final outcome. */
+  ms: number;
+}

@@ -1,0 +1,161 @@
+/**
+ * Timeouts for many downloads at once, with one timer instead of one per download or per chunk.
+ *
+ * @module
+ */
+
+/** The reason a {@linkcode Watch} aborts with; its message is a sentence for the user. */
+export class TimeoutError extends Error {
+  /** Which limit ran out. */
+  readonly limit: "headers" | "idle" | "total";
+  /**
+   * @param limit Which limit ran out.
+   * @param message A sentence for the user.
+   */
+  constructor(limit: "headers" | "idle" | "total", message: string) {
+    super(message);
+    this.name = "TimeoutError";
+    this.limit = limit;
+  }
+}
+
+/** The time limits a {@linkcode Watch} enforces, in milliseconds (`total` 0 = none). */
+export interface Limits {
+  headersTimeout: number;
+  idleTimeout: number;
+  totalTimeout: number;
+}
+
+const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+
+/** One download's deadlines; abort its `signal` through the watchdog or by hand. */
+export class Watch {
+  /** Aborted with a {@linkcode TimeoutError} when a deadline passes. */
+  readonly controller: AbortController = new AbortController();
+  #limits: Limits;
+  #deadline: number;
+  #end: number;
+  #phase: "headers" | "idle" = "headers";
+
+  /** @param limits The time limits. */
+  constructor(limits: Limits) {
+    this.#limits = limits;
+    const now = performance.now();
+    this.#deadline = now + limits.headersTimeout;
+    this.#end = limits.totalTimeout > 0 ? now + limits.totalTimeout : Infinity;
+  }
+
+  /** The signal to pass to `fetch` and the body reader. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Starts waiting for response headers (again, after a redirect). */
+  awaitHeaders(): void {
+    this.#phase = "headers";
+    this.#deadline = performance.now() + this.#limits.headersTimeout;
+  }
+
+  /** Records that body bytes arrived: the idle limit starts over. */
+  touch(): void {
+    this.#phase = "idle";
+    this.#deadline = performance.now() + this.#limits.idleTimeout;
+  }
+
+  /**
+   * Aborts when a deadline has passed.
+   *
+   * @param now The current `performance.now()`.
+   * @returns Whether it aborted.
+   */
+  check(now: number): boolean {
+    if (this.controller.signal.aborted) return false;
+    if (now > this.#end) {
+      this.controller.abort(
+        new TimeoutError(
+          "total",
+          `the download took longer than ${seconds(this.#limits.totalTimeout)} (--total-timeout)`,
+        ),
+      );
+      return true;
+    }
+    if (now <= this.#deadline) return false;
+    this.controller.abort(
+      this.#phase === "headers"
+        ? new TimeoutError(
+          "headers",
+          `no response within ${seconds(this.#limits.headersTimeout)} (--headers-timeout)`,
+        )
+        : new TimeoutError(
+          "idle",
+          `no data for ${seconds(this.#limits.idleTimeout)}; the server stalled (--idle-timeout)`,
+        ),
+    );
+    return true;
+  }
+}
+
+/**
+ * Checks every registered {@linkcode Watch} four times a second; the timer runs only while
+ * something is watched.
+ *
+ * @example
+ * ```ts
+ * import { Watch, Watchdog } from "./watchdog.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const dog = new Watchdog();
+ * const watch = new Watch({ headersTimeout: 10, idleTimeout: 10, totalTimeout: 0 });
+ * dog.add(watch);
+ * await new Promise((resolve) => watch.signal.addEventListener("abort", resolve));
+ * assert.equal(watch.signal.reason.name, "TimeoutError");
+ * dog.delete(watch);
+ * ```
+ */
+export class Watchdog {
+  #watches = new Set<Watch>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #interval: number;
+
+  /** @param interval Milliseconds between checks. */
+  constructor(interval = 250) {
+    this.#interval = interval;
+  }
+
+  /**
+   * Starts watching.
+   *
+   * @param watch The download's deadlines.
+   */
+  add(watch: Watch): void {
+    this.#watches.add(watch);
+    this.#timer ??= setInterval(() => this.#tick(), this.#interval);
+  }
+
+  /**
+   * Stops watching.
+   *
+   * @param watch The download's deadlines.
+   */
+  delete(watch: Watch): void {
+    this.#watches.delete(watch);
+    if (this.#watches.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  /**
+   * Aborts every watched download with `reason`.
+   *
+   * @param reason The abort reason.
+   */
+  abortAll(reason: unknown): void {
+    for (const watch of this.#watches) watch.controller.abort(reason);
+  }
+
+  #tick(): void {
+    const now = performance.now();
+    for (const watch of this.#watches) watch.check(now);
+  }
+}

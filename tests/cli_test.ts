@@ -1,0 +1,185 @@
+import assert from "node:assert/strict";
+import { serve } from "../server.ts";
+import { syntheticPng } from "../src/png.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(args: string[], stdin?: string): Promise<Run> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+async function tempDir(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "downpour-cli-" });
+}
+
+Deno.test("--help shows the usage and the install line, and exits 0", async () => {
+  const run = await cli(["--help"]);
+  assert.equal(run.code, 0);
+  assert.match(run.stdout, /Usage: downpour/);
+  assert.match(run.stdout, /deno install -g/);
+  assert.match(run.stdout, /--per-host/);
+});
+
+Deno.test("usage errors exit 2 with a message that says what to fix", async () => {
+  const unknown = await cli(["--frobnicate"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /frobnicate/);
+
+  const workers = await cli(["--workers", "zero", "http://127.0.0.1:9/a.png"]);
+  assert.equal(workers.code, 2);
+  assert.match(workers.stderr, /--workers must be a positive whole number, got 'zero'/);
+
+  const nothing = await cli([]);
+  assert.equal(nothing.code, 2);
+  assert.match(nothing.stderr, /give URLs/);
+
+  const missing = await cli(["-i", "/nonexistent/list.txt"]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /cannot read the input '\/nonexistent\/list.txt'/);
+});
+
+Deno.test("an output directory that cannot be created is a usage error", async () => {
+  const dir = await tempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/file`, "x");
+    const run = await cli(["-o", `${dir}/file/sub`, "http://127.0.0.1:9/a.png"]);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /output directory/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a list file downloads every URL, prints JSON lines, and exits 0", async () => {
+  await using server = await serve({ images: 25 });
+  const dir = await tempDir();
+  try {
+    const list = `${dir}/urls.txt`;
+    const urls = Array.from({ length: 25 }, (_, i) => new URL(`img/${i}.png`, server.url).href);
+    await Deno.writeTextFile(list, `# my list\n\n${urls.join("\n")}\n`);
+    const run = await cli(["-i", list, "-o", `${dir}/out`, "--json", "-q"]);
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    assert.equal(lines.length, 25);
+    for (const line of lines) {
+      assert.equal(line.ok, true);
+      assert.ok(urls.includes(line.url));
+      assert.equal(typeof line.ms, "number");
+    }
+    for (let i = 0; i < 25; i++) {
+      assert.deepEqual(await Deno.readFile(`${dir}/out/${i}.png`), await syntheticPng(i));
+    }
+    assert.match(run.stderr, /25 saved/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("stdin input: bad lines are reported with their line number, the rest download, exit 1", async () => {
+  await using server = await serve({ images: 3 });
+  const dir = await tempDir();
+  try {
+    const good = [0, 1, 2].map((i) => new URL(`img/${i}.png`, server.url).href);
+    const input = `${good[0]}\nthis is not a url\n${good[1]}\nftp://example.com/x.png\n${good[2]}\n`;
+    const run = await cli(["-i", "-", "-o", `${dir}/out`], input);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /line 2: .*not a URL/);
+    assert.match(run.stderr, /line 4: .*ftp:/);
+    assert.match(run.stderr, /3 saved/);
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(await Deno.readFile(`${dir}/out/${i}.png`), await syntheticPng(i));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a failed URL makes the exit status 1 and is named on stderr", async () => {
+  await using server = await serve({ images: 1 });
+  const dir = await tempDir();
+  try {
+    const ok = new URL("img/0.png", server.url).href;
+    const missing = new URL("img/404.png", server.url).href;
+    const run = await cli(["-o", dir, ok, missing]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, new RegExp(`${missing.replaceAll(".", "\\.")}.*404`));
+    assert.deepEqual(await Deno.readFile(`${dir}/0.png`), await syntheticPng(0));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("colliding names get distinct files, the same on every run", async () => {
+  await using server = await serve({ images: 2 });
+  const dir = await tempDir();
+  try {
+    const urls = [
+      new URL("img/1.png", server.url).href,
+      new URL("img/1.png?size=large", server.url).href,
+      new URL("img/0.png?name=1.png", server.url).href,
+    ];
+    const names: string[][] = [];
+    for (const out of [`${dir}/a`, `${dir}/b`]) {
+      const run = await cli(["-o", out, "--json", ...urls]);
+      assert.equal(run.code, 0, run.stderr);
+      const results = run.stdout.trim().split("\n").map((line) => JSON.parse(line));
+      const paths = urls.map((url) => results.find((r) => r.url === url).path);
+      assert.equal(new Set(paths).size, 3);
+      names.push(paths);
+    }
+    assert.deepEqual(names[0], names[1]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SIGINT stops the run, exits 130 and leaves no partial file", async () => {
+  await using server = await serve({ images: 4 });
+  const dir = await tempDir();
+  try {
+    const fast = new URL("img/0.png", server.url).href;
+    const stalled = [1, 2, 3].map((i) => new URL(`img/${i}.png?stall=1000`, server.url).href);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, "-o", dir, "--per-host", "8", fast, ...stalled],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    // Wait until the fast file is saved, so the stalled ones are surely in flight.
+    for (let i = 0; i < 200; i++) {
+      try {
+        await Deno.stat(`${dir}/0.png`);
+        break;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    }
+    child.kill("SIGINT");
+    const { code, stderr } = await child.output();
+    assert.equal(code, 130, new TextDecoder().decode(stderr));
+    const names = [];
+    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+    assert.deepEqual(names, ["0.png"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

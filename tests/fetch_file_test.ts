@@ -1,0 +1,208 @@
+import assert from "node:assert/strict";
+import { fetchToFile, partPath } from "../src/fetch_file.ts";
+import type { WorkerConfig } from "../src/protocol.ts";
+import { Watch, Watchdog } from "../src/watchdog.ts";
+
+const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 1, 2, 3]);
+
+/** Runs `body` with a server on port 0 and a temporary output directory, then cleans up. */
+async function withServer(
+  handler: (req: Request) => Response | Promise<Response>,
+  body: (base: string, out: string) => Promise<void>,
+): Promise<void> {
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, handler);
+  const out = await Deno.makeTempDir({ prefix: "downpour-fetch-" });
+  try {
+    await body(`http://127.0.0.1:${server.addr.port}`, out);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(out, { recursive: true });
+  }
+}
+
+function config(out: string, extra: Partial<WorkerConfig> = {}): WorkerConfig {
+  return {
+    out,
+    maxBytes: 1024 * 1024,
+    anyType: false,
+    headersTimeout: 5000,
+    idleTimeout: 5000,
+    totalTimeout: 0,
+    maxRedirects: 3,
+    userAgent: "downpour-test",
+    checksums: false,
+    ...extra,
+  };
+}
+
+async function get(href: string, cfg: WorkerConfig, sha256?: string) {
+  const watchdog = new Watchdog(20);
+  const watch = new Watch(cfg);
+  watchdog.add(watch);
+  try {
+    return await fetchToFile({ id: 1, href, path: "x.png", ...(sha256 ? { sha256 } : {}) }, cfg, watch);
+  } finally {
+    watchdog.delete(watch);
+  }
+}
+
+async function entries(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}
+
+Deno.test("partPath keeps the temporary file beside the final one, hidden", () => {
+  assert.equal(partPath("a.png"), ".a.png.part");
+  assert.equal(partPath("12/a.png"), "12/.a.png.part");
+});
+
+Deno.test("a redirect is followed, and the file keeps the requested name", async () => {
+  await withServer((req) => {
+    const url = new URL(req.url);
+    if (url.pathname === "/x.png") return Response.redirect(new URL("/elsewhere/y.png", req.url), 302);
+    return new Response(PNG);
+  }, async (base, out) => {
+    const outcome = await get(`${base}/x.png`, config(out));
+    assert.equal(outcome.ok, true, outcome.error);
+    assert.deepEqual(await Deno.readFile(`${out}/x.png`), PNG);
+    assert.deepEqual(await entries(out), ["x.png"]);
+  });
+});
+
+Deno.test("redirects to file: and redirect loops fail with their own errors", async () => {
+  await withServer((req) => {
+    const url = new URL(req.url);
+    if (url.pathname === "/file") {
+      return new Response(null, { status: 302, headers: { location: "file:///etc/passwd" } });
+    }
+    return new Response(null, { status: 302, headers: { location: url.pathname } });
+  }, async (base, out) => {
+    const file = await get(`${base}/file`, config(out));
+    assert.equal(file.reason, "redirect");
+    assert.match(file.error!, /file: URL/);
+    const loop = await get(`${base}/loop`, config(out));
+    assert.equal(loop.reason, "redirect");
+    assert.match(loop.error!, /more than 3 redirects/);
+    assert.deepEqual(await entries(out), []);
+  });
+});
+
+Deno.test("an HTML page served as 200 is not saved as an image", async () => {
+  await withServer(
+    () =>
+      new Response("<!DOCTYPE html><html><body>Sorry, not found</body></html>", {
+        headers: { "content-type": "image/png" },
+      }),
+    async (base, out) => {
+      const outcome = await get(`${base}/x.png`, config(out));
+      assert.equal(outcome.ok, false);
+      assert.equal(outcome.reason, "not-image");
+      assert.match(outcome.error!, /HTML page/);
+      assert.deepEqual(await entries(out), []);
+      const kept = await get(`${base}/x.png`, config(out, { anyType: true }));
+      assert.equal(kept.ok, true);
+      assert.match(await Deno.readTextFile(`${out}/x.png`), /Sorry/);
+    },
+  );
+});
+
+Deno.test("a body over maxBytes is refused, by its header or as it arrives", async () => {
+  await withServer((req) => {
+    const big = new Uint8Array(3000);
+    big.set(PNG);
+    if (new URL(req.url).pathname === "/declared") return new Response(big);
+    // No Content-Length: a stream.
+    return new Response(ReadableStream.from([big.subarray(0, 1500), big.subarray(1500)]));
+  }, async (base, out) => {
+    const declared = await get(`${base}/declared`, config(out, { maxBytes: 2000 }));
+    assert.equal(declared.reason, "too-large");
+    assert.match(declared.error!, /over the 2\.0 KiB limit/);
+    const streamed = await get(`${base}/streamed`, config(out, { maxBytes: 2000 }));
+    assert.equal(streamed.reason, "too-large");
+    assert.deepEqual(await entries(out), []);
+  });
+});
+
+Deno.test("a gzip bomb is stopped on the decoded bytes", async () => {
+  // 64 MiB of zeros after a PNG signature, gzipped to a few tens of KiB.
+  const zeros = new Uint8Array(64 * 1024 * 1024);
+  zeros.set(PNG);
+  const bomb = new Uint8Array(
+    await new Response(new Blob([zeros]).stream().pipeThrough(new CompressionStream("gzip")))
+      .arrayBuffer(),
+  );
+  assert.ok(bomb.byteLength < 1024 * 1024);
+  await withServer(
+    () => new Response(bomb, { headers: { "content-encoding": "gzip", "content-type": "image/png" } }),
+    async (base, out) => {
+      const outcome = await get(`${base}/bomb.png`, config(out, { maxBytes: 4 * 1024 * 1024 }));
+      assert.equal(outcome.reason, "too-large");
+      assert.match(outcome.error!, /gzip/);
+      assert.deepEqual(await entries(out), []);
+    },
+  );
+});
+
+Deno.test("a stalled body times out on the idle limit and leaves nothing behind", async () => {
+  let cancel: (() => void) | undefined;
+  await withServer(() => {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(PNG);
+        cancel = () => controller.close();
+      },
+    });
+    return new Response(body);
+  }, async (base, out) => {
+    const started = performance.now();
+    const outcome = await get(`${base}/stall.png`, config(out, { idleTimeout: 200 }));
+    cancel?.();
+    assert.equal(outcome.reason, "timeout");
+    assert.match(outcome.error!, /no data for 0\.2 s/);
+    assert.ok(performance.now() - started < 3000);
+    assert.deepEqual(await entries(out), []);
+  });
+});
+
+Deno.test("a server that never answers times out on the headers limit", async () => {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => release = resolve);
+  await withServer(async () => {
+    await gate;
+    return new Response(PNG);
+  }, async (base, out) => {
+    const outcome = await get(`${base}/slow.png`, config(out, { headersTimeout: 200 }));
+    release();
+    assert.equal(outcome.reason, "timeout");
+    assert.match(outcome.error!, /no response within 0\.2 s/);
+  });
+});
+
+Deno.test("a SHA-256 mismatch fails, a match saves", async () => {
+  await withServer(() => new Response(PNG), async (base, out) => {
+    const digest = Array.from(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", PNG)),
+      (b) => b.toString(16).padStart(2, "0"),
+    ).join("");
+    const good = await get(`${base}/x.png`, config(out), digest);
+    assert.equal(good.ok, true);
+    assert.equal(good.sha256, digest);
+    await Deno.remove(`${out}/x.png`);
+    const bad = await get(`${base}/x.png`, config(out), "0".repeat(64));
+    assert.equal(bad.reason, "checksum");
+    assert.deepEqual(await entries(out), []);
+  });
+});
+
+Deno.test("an HTTP error carries its status and Retry-After", async () => {
+  await withServer(
+    () => new Response("busy", { status: 429, headers: { "retry-after": "7" } }),
+    async (base, out) => {
+      const outcome = await get(`${base}/x.png`, config(out));
+      assert.equal(outcome.status, 429);
+      assert.equal(outcome.reason, "http");
+      assert.equal(outcome.retryAfter, 7000);
+    },
+  );
+});
