@@ -9,6 +9,7 @@
 import { parseArgs } from "node:util";
 import { DEFAULTS, download, type DownloadInput, OutDirError, VERSION } from "./mod.ts";
 import { formatFromPath, type InputFormat, readEntries } from "./src/input.ts";
+import { Journal, JOURNAL_NAME } from "./src/journal.ts";
 import { Progress } from "./src/progress.ts";
 import { Tally } from "./src/summary.ts";
 
@@ -30,8 +31,11 @@ Usage: downpour [options] [URL ...]
       --headers-timeout S seconds to wait for a response (default ${DEFAULTS.headersTimeout / 1000})
       --idle-timeout S    seconds without data before giving up (default ${DEFAULTS.idleTimeout / 1000})
       --total-timeout S   seconds one attempt may take in all (default: no limit)
+      --max-redirects N   redirects followed per URL, http(s) only (default ${DEFAULTS.maxRedirects})
       --user-agent UA     the User-Agent header (default ${DEFAULTS.userAgent})
-      --checksums         compute the SHA-256 of every file (shown with --json)
+      --retry-failed      fetch again only the URLs that failed in earlier runs into DIR
+                          (as recorded in DIR/.downpour-journal.jsonl)
+      --no-journal        neither read nor write the journal: fetch everything again
       --json              one JSON object per URL on stdout: the library's result
   -q, --quiet             no progress, only errors and the summary
   -h, --help              this text
@@ -99,7 +103,9 @@ function parse(args: string[]) {
         "idle-timeout": { type: "string" },
         "total-timeout": { type: "string" },
         "user-agent": { type: "string" },
-        checksums: { type: "boolean" },
+        "max-redirects": { type: "string" },
+        "retry-failed": { type: "boolean" },
+        "no-journal": { type: "boolean" },
         json: { type: "boolean" },
         quiet: { type: "boolean", short: "q" },
         help: { type: "boolean", short: "h" },
@@ -158,6 +164,21 @@ async function openSources(paths: string[], format: string | undefined): Promise
   return sources;
 }
 
+/** The URLs whose last recorded outcome in `out`'s journal is a failure. */
+async function failedBefore(out: string): Promise<string[]> {
+  try {
+    await Deno.stat(`${out}/${JOURNAL_NAME}`);
+  } catch {
+    throw new UsageError(`--retry-failed: there is no journal in '${out}' (no earlier run)`);
+  }
+  const journal = await Journal.open(out);
+  try {
+    return journal.failures().map((entry) => entry.url);
+  } finally {
+    await journal.close();
+  }
+}
+
 /**
  * Runs the command.
  *
@@ -205,15 +226,22 @@ export async function main(args: string[]): Promise<number> {
       headersTimeout: seconds(values["headers-timeout"], "--headers-timeout"),
       idleTimeout: seconds(values["idle-timeout"], "--idle-timeout"),
       totalTimeout: seconds(values["total-timeout"], "--total-timeout"),
+      maxRedirects: count(values["max-redirects"], "--max-redirects", 0),
       userAgent: values["user-agent"],
-      checksums: values.checksums ?? false,
+      journal: !values["no-journal"],
       signal: stop.signal,
     };
     for (const [key, value] of Object.entries(options)) {
       if (value === undefined) delete (options as Record<string, unknown>)[key];
     }
     const inputs = values.input ?? [];
-    if (inputs.length === 0 && positionals.length === 0) {
+    const retryFailed = values["retry-failed"] ?? false;
+    if (retryFailed && values["no-journal"]) {
+      throw new UsageError("--retry-failed reads the journal, so it cannot go with --no-journal");
+    }
+    if (retryFailed) {
+      positionals.push(...await failedBefore(options.out));
+    } else if (inputs.length === 0 && positionals.length === 0) {
       throw new UsageError("give URLs as arguments, or a list with -i FILE (- for stdin)");
     }
     if (inputs.filter((path) => path === "-").length > 1) {

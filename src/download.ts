@@ -7,6 +7,7 @@
 
 import { DiskFullError, OutDirError } from "./errors.ts";
 import { checkUrl } from "./input.ts";
+import { Journal } from "./journal.ts";
 import { NameAllocator } from "./naming.ts";
 import { type DownloadOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { WorkerPool } from "./pool.ts";
@@ -94,7 +95,8 @@ async function* run(
 ): AsyncGenerator<DownloadResult, void, undefined> {
   options.signal?.throwIfAborted();
   await prepareOut(options.out);
-  const engine = new Engine(input, options);
+  const journal = options.journal ? await Journal.open(options.out) : undefined;
+  const engine = new Engine(input, options, journal);
   try {
     yield* engine.results();
   } finally {
@@ -112,6 +114,7 @@ class Engine {
   #scheduler: Scheduler;
   #pool: WorkerPool;
   #names = new NameAllocator();
+  #journal: Journal | undefined;
   #iterator: AsyncIterator<DownloadInput> | Iterator<DownloadInput>;
   #inflight = new Map<number, Task>();
   #results: DownloadResult[] = [];
@@ -126,8 +129,9 @@ class Engine {
   #space: (() => void) | undefined;
   #onAbort = () => this.#fail(this.#options.signal!.reason);
 
-  constructor(input: DownloadSource, options: ResolvedOptions) {
+  constructor(input: DownloadSource, options: ResolvedOptions, journal: Journal | undefined) {
     this.#options = options;
+    this.#journal = journal;
     this.#maxPending = Math.max(1024, options.workers * options.concurrency * 8);
     this.#scheduler = new Scheduler({
       perHost: options.perHost,
@@ -143,7 +147,6 @@ class Engine {
       totalTimeout: options.totalTimeout,
       maxRedirects: options.maxRedirects,
       userAgent: options.userAgent,
-      checksums: options.checksums,
     };
     this.#pool = new WorkerPool(options.workers, options.concurrency, config, {
       outcomes: (outcomes) => this.#finish(outcomes),
@@ -211,7 +214,7 @@ class Engine {
       this.#push({ url, ok: true, path, bytes: 0, skipped: "duplicate", attempts: 0, ms: 0 });
       return;
     }
-    this.#scheduler.add({
+    const task: Task = {
       id,
       url,
       href: checked.href,
@@ -220,8 +223,26 @@ class Engine {
       ...(sha256 ? { sha256 } : {}),
       attempts: 0,
       started: 0,
+    };
+    const saved = this.#journal?.saved(url, path);
+    if (saved === undefined) {
+      this.#scheduler.add(task);
+      this.#pump();
+      return;
+    }
+    // An earlier run saved it: skip it if the file is still there, whole.
+    Deno.stat(`${this.#options.out}/${path}`).then(
+      (info) => info.isFile && info.size === saved,
+      () => false,
+    ).then((there) => {
+      if (this.#closed) return;
+      if (there) {
+        this.#push({ url, ok: true, path, bytes: saved, skipped: "journal", attempts: 0, ms: 0 });
+      } else {
+        this.#scheduler.add(task);
+        this.#pump();
+      }
     });
-    this.#pump();
   }
 
   /** Hands out as many tasks as there are free slots. */
@@ -265,6 +286,7 @@ class Engine {
         if (task.attempts > 1) result.error += ` (after ${task.attempts} attempts)`;
       }
       if (outcome.sha256) result.sha256 = outcome.sha256;
+      this.#journal?.record(outcome.etag ? { ...result, etag: outcome.etag } : result);
       this.#push(result);
       if (outcome.reason === "disk" && isNoSpace(outcome.error)) {
         this.#fail(new DiskFullError(this.#options.out, outcome.error!));
@@ -319,6 +341,22 @@ class Engine {
       // Let the input release what it holds (a file, a stream); don't wait for a stuck one.
       void Promise.resolve(this.#iterator.return?.()).catch(() => {});
     }
-    await this.#pool.stop();
+    try {
+      await this.#pool.stop();
+    } finally {
+      try {
+        await this.#journal?.close();
+      } catch (error) {
+        // A run that already failed (a full disk, say) reports that; the journal is consistent
+        // either way, since it only ever lacks lines for files that were saved.
+        if (this.#error === undefined) {
+          const message = (error as Error).message;
+          // deno-lint-ignore no-unsafe-finally
+          throw isNoSpace(message)
+            ? new DiskFullError(this.#options.out, message, { cause: error })
+            : new Error(`Cannot write the journal: ${message}`, { cause: error });
+        }
+      }
+    }
   }
 }

@@ -152,7 +152,7 @@ function contentProblem(head: Uint8Array, status: number): string | undefined {
  * const out = await Deno.makeTempDir();
  * const config = {
  *   out, maxBytes: 1e6, anyType: false, headersTimeout: 5000, idleTimeout: 5000,
- *   totalTimeout: 0, maxRedirects: 5, userAgent: "example", checksums: false,
+ *   totalTimeout: 0, maxRedirects: 5, userAgent: "example",
  * };
  * const job = { id: 1, href: `http://127.0.0.1:${server.addr.port}/a.png`, path: "a.png" };
  * const outcome = await fetchToFile(job, config, new Watch(config));
@@ -173,12 +173,24 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
     ...(status === undefined ? {} : { status }),
     ...extra,
   });
-  const headers = { "user-agent": config.userAgent, accept: "image/*,*/*;q=0.5" };
+  const part = `${config.out}/${partPath(job.path)}`;
+  const meta = `${part}.json`;
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let file: Deno.FsFile | undefined;
-  let partCreated = false;
-  const part = `${config.out}/${partPath(job.path)}`;
+  /** What to do with the temporary file when this attempt ends without success. */
+  let leftover: "none" | "remove" | "keep" = "none";
+  let wake: (() => void) | undefined;
   try {
+    // A large partial body from an earlier attempt, with a validator, is resumed.
+    const resume = await resumable(part, meta, job.href);
+    const headers: Record<string, string> = {
+      "user-agent": config.userAgent,
+      accept: "image/*,*/*;q=0.5",
+    };
+    if (resume) {
+      headers.range = `bytes=${resume.size}-`;
+      headers["if-range"] = resume.validator;
+    }
     let url = job.href;
     let response: Response;
     for (let hops = 0;; hops++) {
@@ -213,6 +225,12 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
       }
       url = next.href;
     }
+    if (status === 416 && resume) {
+      // The partial file no longer fits the resource: start over on the next attempt.
+      await response.body?.cancel();
+      leftover = "remove";
+      return fail("length-mismatch", "the partial file from an earlier attempt no longer fits");
+    }
     if (status < 200 || status > 299) {
       const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
       await response.body?.cancel();
@@ -222,29 +240,55 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
       });
     }
 
+    let offset = 0;
+    if (status === 206) {
+      const range = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(response.headers.get("content-range") ?? "");
+      if (!resume || !range || Number(range[1]) !== resume.size) {
+        await response.body?.cancel();
+        leftover = "remove";
+        return fail("length-mismatch", "the server sent a range that was not asked for");
+      }
+      offset = resume.size;
+    }
+
     const encoding = response.headers.get("content-encoding");
     const lengthHeader = response.headers.get("content-length");
     const declared = (encoding === null || encoding === "identity") && lengthHeader !== null &&
         /^\d+$/.test(lengthHeader)
-      ? Number(lengthHeader)
+      ? offset + Number(lengthHeader)
       : undefined;
     if (declared !== undefined && declared > config.maxBytes) {
       await response.body?.cancel();
+      leftover = "remove";
       return fail(
         "too-large",
         `the file is ${size(declared)}, over the ${size(config.maxBytes)} limit (--max-bytes)`,
       );
     }
+    const etag = response.headers.get("etag") ?? undefined;
+    const validator = etag ?? response.headers.get("last-modified") ?? undefined;
 
-    const hash = config.checksums || job.sha256 ? createHash("sha256") : undefined;
+    const hash = createHash("sha256");
     const head: Uint8Array[] = [];
     let buffered = 0;
-    let total = 0;
-    let checked = config.anyType;
+    let total = offset;
+    let checked = config.anyType || offset > 0;
+    if (offset > 0) {
+      // Appending: the digest must cover the bytes already there.
+      leftover = "keep";
+      file = await disk("open the partial file", () => Deno.open(part, { read: true, append: true }));
+      const existing = await disk("read the partial file", () => Deno.readFile(part));
+      hash.update(existing);
+    }
     watch.touch();
     reader = response.body?.getReader();
+    // The fetch signal does not always wake a read that is waiting on a stalled connection;
+    // cancelling the reader does, so a timeout or a stop can never hang here.
+    wake = () => void reader?.cancel(signal.reason).catch(() => {});
+    signal.addEventListener("abort", wake, { once: true });
     while (reader) {
       const { done, value } = await reader.read();
+      if (signal.aborted) throw signal.reason;
       if (done) {
         reader = undefined;
         break;
@@ -252,6 +296,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
       watch.touch();
       total += value.byteLength;
       if (total > config.maxBytes) {
+        leftover = "remove";
         return fail(
           "too-large",
           `the body grew past the ${size(config.maxBytes)} limit (--max-bytes)${
@@ -259,7 +304,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
           }`,
         );
       }
-      hash?.update(value);
+      hash.update(value);
       if (file) {
         await disk("write the file", () => writeAll(file!, value));
         continue;
@@ -272,14 +317,21 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         checked = true;
       }
       if (buffered >= SMALL_BODY) {
+        // Large: stream the rest to disk. With a validator, an interrupted body can resume.
+        leftover = "remove";
         file = await disk("create the temporary file", () =>
           Deno.open(part, { write: true, create: true, truncate: true }));
-        partCreated = true;
+        if (validator) {
+          await disk("write the resume note", () =>
+            Deno.writeTextFile(meta, JSON.stringify({ href: job.href, validator })));
+          leftover = "keep";
+        }
         for (const chunk of head) await disk("write the file", () => writeAll(file!, chunk));
         head.length = 0;
       }
     }
     if (declared !== undefined && total !== declared) {
+      leftover = "remove";
       return fail(
         "length-mismatch",
         `the body had ${total} bytes but Content-Length said ${declared}; the connection was cut`,
@@ -293,36 +345,67 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         if (problem) return fail("not-image", problem);
       }
     }
-    const sha256 = hash?.digest("hex");
+    const sha256 = hash.digest("hex");
     if (job.sha256 && sha256 !== job.sha256) {
+      leftover = "remove";
       return fail("checksum", `the SHA-256 is ${sha256}, not the expected ${job.sha256}`);
     }
+    leftover = "remove";
     if (file) {
       file.close();
       file = undefined;
     } else {
-      partCreated = true;
       await disk("write the temporary file", () => Deno.writeFile(part, body!));
     }
     await disk("rename the finished file", () => Deno.rename(part, `${config.out}/${job.path}`));
-    partCreated = false;
+    leftover = "none";
+    if (resume || validator && total >= SMALL_BODY) await Deno.remove(meta).catch(() => {});
     return {
       id: job.id,
       ok: true,
       bytes: total,
       status,
-      ...(sha256 === undefined ? {} : { sha256 }),
+      sha256,
+      ...(etag === undefined ? {} : { etag }),
     };
   } catch (error) {
-    if (error instanceof DiskError) return fail("disk", error.message);
+    if (error instanceof DiskError) {
+      leftover = "remove";
+      return fail("disk", error.message);
+    }
     if (signal.aborted) {
       if (signal.reason instanceof TimeoutError) return fail("timeout", signal.reason.message);
       throw signal.reason;
     }
     return fail("network", networkMessage(error));
   } finally {
+    if (wake) signal.removeEventListener("abort", wake);
     if (reader) await reader.cancel().catch(() => {});
     file?.close();
-    if (partCreated) await Deno.remove(part).catch(() => {});
+    if (leftover === "remove") {
+      await Deno.remove(part).catch(() => {});
+      await Deno.remove(meta).catch(() => {});
+    }
+  }
+}
+
+/** The partial file of an earlier attempt at `href`, when it can be resumed. */
+async function resumable(
+  part: string,
+  meta: string,
+  href: string,
+): Promise<{ size: number; validator: string } | undefined> {
+  let note: { href?: unknown; validator?: unknown };
+  try {
+    note = JSON.parse(await Deno.readTextFile(meta));
+  } catch {
+    return undefined;
+  }
+  if (note.href !== href || typeof note.validator !== "string") return undefined;
+  try {
+    const info = await Deno.stat(part);
+    return info.size > 0 ? { size: info.size, validator: note.validator } : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -133,20 +133,14 @@ export function sanitizeName(name: string): string {
   if (text.length === 0) return "file";
   if (isDeviceName(text)) {
     text = "_" + text;
-    if (text.length * 3 > MAX_BYTES) text = capBytes(text, MAX_BYTES);
+    if (text.length * 3 > MAX_BYTES) text = trimDotsAndSpaces(capBytes(text, MAX_BYTES));
   }
   return text;
 }
 
-/** NFC, then separators and reserved characters to `_`, without control characters. */
-function cleanCharacters(name: string): string {
-  let text = name;
-  for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) >= 0x300) {
-      text = text.normalize("NFC");
-      break;
-    }
-  }
+/** Separators and reserved characters to `_`, without control characters, then NFC. */
+function cleanCharacters(text: string): string {
+  let high = false;
   let out = "";
   let from = 0;
   for (let i = 0; i < text.length; i++) {
@@ -161,6 +155,7 @@ function cleanCharacters(name: string): string {
     } else if (code >= 0xd800 && code <= 0xdfff) {
       const next = text.charCodeAt(i + 1);
       if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        high = true;
         i++;
         continue;
       }
@@ -168,12 +163,15 @@ function cleanCharacters(name: string): string {
     } else if ((code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)) {
       replacement = "";
     } else {
+      if (code >= 0x300) high = true;
       continue;
     }
     out += text.slice(from, i) + replacement;
     from = i + 1;
   }
-  return from === 0 ? text : out + text.slice(from);
+  if (from !== 0) text = out + text.slice(from);
+  // Below U+0300, every string is in NFC already.
+  return high ? text.normalize("NFC") : text;
 }
 
 function trimDotsAndSpaces(text: string): string {
@@ -257,60 +255,76 @@ function withSuffix(name: string, suffix: string): string {
   return prefixBytes(stem, MAX_BYTES - suffix.length - utf8Length(ext)) + suffix + ext;
 }
 
-// FNV-1a, 64 bits, over UTF-8, computed on two 32-bit halves held in plain numbers.
-const FNV_OFFSET_HI = 0xcbf29ce4;
-const FNV_OFFSET_LO = 0x84222325;
+// FNV-1a, 64 bits, over UTF-8. The state is four 16-bit limbs, so that every product stays exact
+// in int32 arithmetic; the result goes to `hashHi` and `hashLo` (no object per call).
 let hashHi = 0;
 let hashLo = 0;
+const FNV_HI = 0xcbf29ce4;
+const FNV_LO = 0x84222325;
+const UTF8 = new Uint8Array(4);
 
-function hashStart(): void {
-  hashHi = FNV_OFFSET_HI;
-  hashLo = FNV_OFFSET_LO;
-}
-
-/** Mixes one byte in: xor, then multiply by the FNV prime 2^40 + 0x1b3, modulo 2^64. */
-function hashByte(byte: number): void {
-  const lo = (hashLo ^ byte) >>> 0;
-  const low = lo * 0x1b3;
-  const carry = Math.floor(low / 0x100000000);
-  hashHi = (hashHi * 0x1b3 + (lo << 8) + carry) >>> 0;
-  hashLo = low >>> 0;
-}
-
-/** Mixes the UTF-8 bytes of `text` in (a lone surrogate counts as U+FFFD, as TextEncoder does). */
-function hashText(text: string): void {
+/**
+ * Continues an FNV-1a 64 hash from (hi, lo) over the UTF-8 bytes of `text` (a lone surrogate
+ * counts as U+FFFD, as with `TextEncoder`), leaving the result in `hashHi` and `hashLo`.
+ */
+function fnv64(text: string, hi: number, lo: number): void {
+  let h0 = lo & 0xffff;
+  let h1 = lo >>> 16;
+  let h2 = hi & 0xffff;
+  let h3 = hi >>> 16;
   for (let i = 0; i < text.length; i++) {
     let code = text.charCodeAt(i);
     if (code < 0x80) {
-      hashByte(code);
+      // Multiply by the FNV prime, 2^40 + 0x1b3, modulo 2^64.
+      h0 ^= code;
+      const t0 = h0 * 0x1b3;
+      const t1 = h1 * 0x1b3 + (t0 >>> 16);
+      const t2 = h2 * 0x1b3 + (h0 << 8) + (t1 >>> 16);
+      h3 = (h3 * 0x1b3 + (h1 << 8) + (t2 >>> 16)) & 0xffff;
+      h2 = t2 & 0xffff;
+      h1 = t1 & 0xffff;
+      h0 = t0 & 0xffff;
       continue;
     }
+    let size: number;
     if (code < 0x800) {
-      hashByte(0xc0 | (code >> 6));
-      hashByte(0x80 | (code & 0x3f));
-      continue;
+      UTF8[0] = 0xc0 | (code >> 6);
+      UTF8[1] = 0x80 | (code & 0x3f);
+      size = 2;
+    } else if (code >= 0xd800 && code <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
+      code = 0x10000 + ((code - 0xd800) << 10) + (text.charCodeAt(++i) - 0xdc00);
+      UTF8[0] = 0xf0 | (code >> 18);
+      UTF8[1] = 0x80 | ((code >> 12) & 0x3f);
+      UTF8[2] = 0x80 | ((code >> 6) & 0x3f);
+      UTF8[3] = 0x80 | (code & 0x3f);
+      size = 4;
+    } else {
+      if (code >= 0xd800 && code <= 0xdfff) code = 0xfffd;
+      UTF8[0] = 0xe0 | (code >> 12);
+      UTF8[1] = 0x80 | ((code >> 6) & 0x3f);
+      UTF8[2] = 0x80 | (code & 0x3f);
+      size = 3;
     }
-    if (code >= 0xd800 && code <= 0xdfff) {
-      const next = text.charCodeAt(i + 1);
-      if (code <= 0xdbff && isLowSurrogate(next)) {
-        code = 0x10000 + ((code - 0xd800) << 10) + (next - 0xdc00);
-        i++;
-        hashByte(0xf0 | (code >> 18));
-        hashByte(0x80 | ((code >> 12) & 0x3f));
-        hashByte(0x80 | ((code >> 6) & 0x3f));
-        hashByte(0x80 | (code & 0x3f));
-        continue;
-      }
-      code = 0xfffd;
+    for (let k = 0; k < size; k++) {
+      h0 ^= UTF8[k];
+      const t0 = h0 * 0x1b3;
+      const t1 = h1 * 0x1b3 + (t0 >>> 16);
+      const t2 = h2 * 0x1b3 + (h0 << 8) + (t1 >>> 16);
+      h3 = (h3 * 0x1b3 + (h1 << 8) + (t2 >>> 16)) & 0xffff;
+      h2 = t2 & 0xffff;
+      h1 = t1 & 0xffff;
+      h0 = t0 & 0xffff;
     }
-    hashByte(0xe0 | (code >> 12));
-    hashByte(0x80 | ((code >> 6) & 0x3f));
-    hashByte(0x80 | (code & 0x3f));
   }
+  hashHi = ((h3 << 16) | h2) >>> 0;
+  hashLo = ((h1 << 16) | h0) >>> 0;
 }
 
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
 function hashHex(hi: number, lo: number): string {
-  return hi.toString(16).padStart(8, "0") + lo.toString(16).padStart(8, "0");
+  return HEX[hi >>> 24] + HEX[(hi >>> 16) & 0xff] + HEX[(hi >>> 8) & 0xff] + HEX[hi & 0xff] +
+    HEX[lo >>> 24] + HEX[(lo >>> 16) & 0xff] + HEX[(lo >>> 8) & 0xff] + HEX[lo & 0xff];
 }
 
 /**
@@ -336,26 +350,24 @@ export function stableHash(text: string): string {
   if (typeof text !== "string") {
     throw new TypeError(`Cannot hash: expected a string, got ${typeof text}`);
   }
-  hashStart();
-  hashText(text);
+  fnv64(text, FNV_HI, FNV_LO);
   return hashHex(hashHi, hashLo);
 }
 
 /**
- * A set of 64-bit hashes in two typed arrays, with linear probing: 8 bytes a slot (9 with
- * tags), at most 70 % full. The hash (0, 0) marks an empty slot, so it is stored as (0, 1).
+ * A set of 64-bit hashes with linear probing, in one typed array of (hi, lo) pairs, so that a
+ * probe touches one cache line: 8 bytes a slot (9 with tags), at most 70 % full. The hash (0, 0)
+ * marks an empty slot, so it is stored as (0, 1).
  */
 class HashSet64 {
-  #hi: Uint32Array;
-  #lo: Uint32Array;
+  #slots: Uint32Array;
   #tags: Uint8Array | undefined;
   #shift: number;
   #size = 0;
   #limit: number;
 
   constructor(tagged: boolean, bits = 10) {
-    this.#hi = new Uint32Array(1 << bits);
-    this.#lo = new Uint32Array(1 << bits);
+    this.#slots = new Uint32Array(2 << bits);
     this.#tags = tagged ? new Uint8Array(1 << bits) : undefined;
     this.#shift = 32 - bits;
     this.#limit = Math.floor((1 << bits) * 0.7);
@@ -365,23 +377,31 @@ class HashSet64 {
     return this.#size;
   }
 
-  /** The slot holding (hi, lo), or -1. */
+  /** The slot holding (hi, lo) when it is there, else `-1 - ` the empty slot to add it at. */
   find(hi: number, lo: number): number {
     if (hi === 0 && lo === 0) lo = 1;
-    const mask = this.#hi.length - 1;
+    const slots = this.#slots;
+    const mask = (slots.length >>> 1) - 1;
     for (let slot = this.#home(hi, lo);; slot = (slot + 1) & mask) {
-      const h = this.#hi[slot];
-      const l = this.#lo[slot];
+      const h = slots[slot * 2];
+      const l = slots[slot * 2 + 1];
       if (h === hi && l === lo) return slot;
-      if (h === 0 && l === 0) return -1;
+      if (h === 0 && l === 0) return -1 - slot;
     }
   }
 
-  /** Adds (hi, lo), which must not be present, with an optional tag. */
-  add(hi: number, lo: number, tag = 0): void {
+  /** Adds (hi, lo), which `find` just reported missing with `missing`, with an optional tag. */
+  add(hi: number, lo: number, missing: number, tag = 0): void {
     if (hi === 0 && lo === 0) lo = 1;
-    if (this.#size >= this.#limit) this.#grow();
-    this.#place(hi, lo, tag);
+    if (this.#size >= this.#limit) {
+      this.#grow();
+      this.#place(hi, lo, tag);
+    } else {
+      const slot = -1 - missing;
+      this.#slots[slot * 2] = hi;
+      this.#slots[slot * 2 + 1] = lo;
+      if (this.#tags) this.#tags[slot] = tag;
+    }
     this.#size++;
   }
 
@@ -394,27 +414,28 @@ class HashSet64 {
   }
 
   #place(hi: number, lo: number, tag: number): void {
-    const mask = this.#hi.length - 1;
+    const slots = this.#slots;
+    const mask = (slots.length >>> 1) - 1;
     let slot = this.#home(hi, lo);
-    while (this.#hi[slot] !== 0 || this.#lo[slot] !== 0) slot = (slot + 1) & mask;
-    this.#hi[slot] = hi;
-    this.#lo[slot] = lo;
+    while (slots[slot * 2] !== 0 || slots[slot * 2 + 1] !== 0) slot = (slot + 1) & mask;
+    slots[slot * 2] = hi;
+    slots[slot * 2 + 1] = lo;
     if (this.#tags) this.#tags[slot] = tag;
   }
 
   #grow(): void {
-    const hi = this.#hi;
-    const lo = this.#lo;
+    const slots = this.#slots;
     const tags = this.#tags;
     const bits = 32 - this.#shift + 1;
-    if (bits > 30) throw new RangeError("Cannot allocate more names: the name table is full");
-    this.#hi = new Uint32Array(1 << bits);
-    this.#lo = new Uint32Array(1 << bits);
+    if (bits > 28) throw new RangeError("Cannot allocate more names: the name table is full");
+    this.#slots = new Uint32Array(2 << bits);
     this.#tags = tags ? new Uint8Array(1 << bits) : undefined;
     this.#shift = 32 - bits;
     this.#limit = Math.floor((1 << bits) * 0.7);
-    for (let slot = 0; slot < hi.length; slot++) {
-      if (hi[slot] !== 0 || lo[slot] !== 0) this.#place(hi[slot], lo[slot], tags ? tags[slot] : 0);
+    for (let slot = 0; slot < slots.length >>> 1; slot++) {
+      const hi = slots[slot * 2];
+      const lo = slots[slot * 2 + 1];
+      if (hi !== 0 || lo !== 0) this.#place(hi, lo, tags ? tags[slot] : 0);
     }
   }
 }
@@ -517,7 +538,8 @@ export class NameAllocator {
     if (typeof name !== "string") {
       throw new TypeError(`Cannot reserve a file name: expected a string, got ${typeof name}`);
     }
-    if (!this.#isTaken(name.normalize("NFC"))) this.#names.add(hashHi, hashLo);
+    const missing = this.#findName(name.normalize("NFC"));
+    if (missing < 0) this.#names.add(hashHi, hashLo, missing);
   }
 
   /**
@@ -552,14 +574,13 @@ export class NameAllocator {
     const href = url.href;
     const base = preferred ? sanitizeName(preferred) : baseName(url);
 
-    hashStart();
-    hashText(href);
-    hashByte(0);
-    hashText(base);
+    fnv64(href, FNV_HI, FNV_LO);
+    fnv64("\0", hashHi, hashLo);
+    fnv64(base, hashHi, hashLo);
     const urlHi = hashHi;
     const urlLo = hashLo;
     const slot = this.#urls.find(urlHi, urlLo);
-    if (slot !== -1) {
+    if (slot >= 0) {
       let level = this.#urls.tag(slot);
       if (level === TAG_OVERFLOW) level = this.#overflow.get(hashHex(urlHi, urlLo))!;
       return { name: candidate(base, href, level), duplicate: true };
@@ -567,18 +588,18 @@ export class NameAllocator {
 
     let level = 0;
     let name = base;
-    while (this.#isTaken(name)) name = candidate(base, href, ++level);
-    this.#names.add(hashHi, hashLo);
+    let missing: number;
+    while ((missing = this.#findName(name)) >= 0) name = candidate(base, href, ++level);
+    this.#names.add(hashHi, hashLo, missing);
     if (level >= TAG_OVERFLOW) this.#overflow.set(hashHex(urlHi, urlLo), level);
-    this.#urls.add(urlHi, urlLo, Math.min(level, TAG_OVERFLOW));
+    this.#urls.add(urlHi, urlLo, slot, Math.min(level, TAG_OVERFLOW));
     return { name, duplicate: false };
   }
 
-  /** Whether `name` is taken; leaves its key's hash in `hashHi`, `hashLo`. */
-  #isTaken(name: string): boolean {
-    hashStart();
-    hashText(name.toLowerCase());
-    return this.#names.find(hashHi, hashLo) !== -1;
+  /** Looks `name` up (case-insensitively) as `HashSet64.find` does; its hash stays in `hashHi`, `hashLo`. */
+  #findName(name: string): number {
+    fnv64(name.toLowerCase(), FNV_HI, FNV_LO);
+    return this.#names.find(hashHi, hashLo);
   }
 }
 

@@ -30,8 +30,11 @@ export interface DownloadOptions {
   maxRedirects?: number;
   /** The User-Agent header. Default: `downpour/VERSION`. */
   userAgent?: string;
-  /** Compute the SHA-256 of every saved body (always done for requests that carry one). Default: false. */
-  checksums?: boolean;
+  /**
+   * Keep a journal in `out` (`.downpour-journal.jsonl`): URLs it records as saved, whose file is
+   * still there with the same size, are skipped without a request. Default: true.
+   */
+  journal?: boolean;
   /** Stops the run: nothing more is dispatched, downloads in flight are aborted and their temporary files removed. */
   signal?: AbortSignal;
 }
@@ -50,7 +53,7 @@ export interface ResolvedOptions {
   totalTimeout: number;
   maxRedirects: number;
   userAgent: string;
-  checksums: boolean;
+  journal: boolean;
   signal?: AbortSignal;
 }
 
@@ -141,7 +144,7 @@ export function resolveOptions(options: DownloadOptions): ResolvedOptions {
     totalTimeout: integer(options.totalTimeout, "totalTimeout", DEFAULTS.totalTimeout, 0),
     maxRedirects: integer(options.maxRedirects, "maxRedirects", DEFAULTS.maxRedirects, 0),
     userAgent: options.userAgent ?? DEFAULTS.userAgent,
-    checksums: flag(options.checksums, "checksums"),
+    journal: options.journal === undefined ? true : flag(options.journal, "journal"),
   };
   if (resolved.workers > 256) {
     throw new RangeError(

@@ -19,7 +19,6 @@ export interface WorkerConfig {
   totalTimeout: number;
   maxRedirects: number;
   userAgent: string;
-  checksums: boolean;
 }
 
 /** One download handed to a worker. */
@@ -45,6 +44,8 @@ export interface Outcome {
   /** Milliseconds the server asked us to wait (Retry-After), when it did. */
   retryAfter?: number;
   sha256?: string;
+  /** The response's ETag, for the journal. */
+  etag?: string;
 }
 
 /** Main thread to worker. */

@@ -261,6 +261,8 @@ export class Scheduler {
     }
     host.timer = this.#later(wait, () => {
       host.timer = undefined;
+      // Timers may fire a little early by performance.now(): the pause is over regardless.
+      host.pausedUntil = 0;
       this.#release(key, host);
     });
   }

@@ -69,7 +69,7 @@ export interface DownloadResult {
   skipped?: "duplicate" | "journal";
   /** How many requests were made for this URL (retries included). */
   attempts: number;
-  /** The SHA-256 of the saved body, as hex; set when `ok` and the file was fetched. */
+  /** The SHA-256 of the saved body, as hex; set when the file was fetched in this run. */
   sha256?: string;
   /** Milliseconds from the first request to the final outcome. */
   ms: number;

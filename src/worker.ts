@@ -32,6 +32,8 @@ function flush(): void {
 
 function report(outcome: Outcome): void {
   pending.push(outcome);
+  // The last download in flight reports at once: nothing else would join its batch.
+  if (running.size <= 1) return flush();
   if (!flushScheduled) {
     flushScheduled = true;
     // Outcomes that finish in the same turn of the event loop travel together.

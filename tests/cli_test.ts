@@ -178,7 +178,7 @@ Deno.test("SIGINT stops the run, exits 130 and leaves no partial file", async ()
     assert.equal(code, 130, new TextDecoder().decode(stderr));
     const names = [];
     for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-    assert.deepEqual(names, ["0.png"]);
+    assert.deepEqual(names.sort(), [".downpour-journal.jsonl", "0.png"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -30,7 +30,6 @@ function config(out: string, extra: Partial<WorkerConfig> = {}): WorkerConfig {
     totalTimeout: 0,
     maxRedirects: 3,
     userAgent: "downpour-test",
-    checksums: false,
     ...extra,
   };
 }
@@ -205,4 +204,52 @@ Deno.test("an HTTP error carries its status and Retry-After", async () => {
       assert.equal(outcome.retryAfter, 7000);
     },
   );
+});
+
+Deno.test("an interrupted large body resumes with Range and If-Range", async () => {
+  const full = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 31) & 0xff);
+  full.set(PNG);
+  const cut = 2 * 1024 * 1024;
+  const ranges: (string | null)[] = [];
+  await withServer((req) => {
+    const range = req.headers.get("range");
+    ranges.push(range && `${range} if-range=${req.headers.get("if-range")}`);
+    if (range) {
+      const start = Number(/bytes=(\d+)-/.exec(range)![1]);
+      return new Response(full.subarray(start), {
+        status: 206,
+        headers: { etag: '"v1"', "content-range": `bytes ${start}-${full.length - 1}/${full.length}` },
+      });
+    }
+    let at = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (at >= cut) {
+          // Let the bytes go out before the connection breaks.
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          controller.error(new Error("cut"));
+          return;
+        }
+        controller.enqueue(full.slice(at, at + 64 * 1024));
+        at += 64 * 1024;
+      },
+    });
+    return new Response(body, { headers: { etag: '"v1"', "content-length": String(full.length) } });
+  }, async (base, out) => {
+    const first = await get(`${base}/big.png`, config(out, { maxBytes: 10 * 1024 * 1024 }));
+    assert.equal(first.ok, false);
+    assert.equal(first.reason, "network");
+    assert.deepEqual(await entries(out), [".x.png.part", ".x.png.part.json"], "the partial body is kept, hidden");
+    const second = await get(`${base}/big.png`, config(out, { maxBytes: 10 * 1024 * 1024 }));
+    assert.equal(second.ok, true, second.error);
+    assert.equal(second.bytes, full.length);
+    assert.match(ranges[1]!, /^bytes=\d+- if-range="v1"$/);
+    assert.deepEqual(await Deno.readFile(`${out}/x.png`), full);
+    assert.deepEqual(await entries(out), ["x.png"]);
+    const digest = Array.from(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", full)),
+      (b) => b.toString(16).padStart(2, "0"),
+    ).join("");
+    assert.equal(second.sha256, digest, "the digest covers the resumed bytes too");
+  });
 });
