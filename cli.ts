@@ -7,7 +7,14 @@
  */
 
 import { parseArgs } from "node:util";
-import { DEFAULTS, download, type DownloadInput, OutDirError, VERSION } from "./mod.ts";
+import {
+  DEFAULTS,
+  download,
+  type DownloadInput,
+  type DownloadResult,
+  OutDirError,
+  VERSION,
+} from "./mod.ts";
 import { formatFromPath, type InputFormat, readEntries } from "./src/input.ts";
 import { Journal, JOURNAL_NAME } from "./src/journal.ts";
 import { Progress } from "./src/progress.ts";
@@ -29,7 +36,9 @@ Usage: downpour [options] [URL ...]
       --max-bytes N       largest file kept, in bytes (default ${DEFAULTS.maxBytes})
       --any-type          keep any file, not only images (checked by their first bytes)
       --headers-timeout S seconds to wait for a response (default ${DEFAULTS.headersTimeout / 1000})
-      --idle-timeout S    seconds without data before giving up (default ${DEFAULTS.idleTimeout / 1000})
+      --idle-timeout S    seconds without data before giving up (default ${
+  DEFAULTS.idleTimeout / 1000
+})
       --total-timeout S   seconds one attempt may take in all (default: no limit)
       --max-redirects N   redirects followed per URL, http(s) only (default ${DEFAULTS.maxRedirects})
       --user-agent UA     the User-Agent header (default ${DEFAULTS.userAgent})
@@ -164,6 +173,38 @@ async function openSources(paths: string[], format: string | undefined): Promise
   return sources;
 }
 
+/**
+ * The URLs of the arguments and then of each source, in order. A line that is not an http(s)
+ * URL becomes a failed result, handed to `skip` with its line number, and the rest go on.
+ */
+async function* urlsOf(
+  positionals: string[],
+  sources: Source[],
+  skip: (result: DownloadResult) => void,
+): AsyncGenerator<DownloadInput> {
+  for (const url of positionals) yield url;
+  for (const source of sources) {
+    for await (const entry of readEntries(source.stream, source.format)) {
+      if ("error" in entry) {
+        skip({
+          url: entry.text,
+          ok: false,
+          bytes: 0,
+          reason: "invalid-url",
+          error: `${source.label}, line ${entry.line}: ${entry.error}; skipped`,
+          attempts: 0,
+          ms: 0,
+        });
+        continue;
+      }
+      const { url, name, sha256 } = entry;
+      yield name === undefined && sha256 === undefined
+        ? url
+        : { url, ...(name ? { name } : {}), ...(sha256 ? { sha256 } : {}) };
+    }
+  }
+}
+
 /** The URLs whose last recorded outcome in `out`'s journal is a failure. */
 async function failedBefore(out: string): Promise<string[]> {
   try {
@@ -260,38 +301,18 @@ export async function main(args: string[]): Promise<number> {
       write(Deno.stderr, line + "\n");
     };
 
-    async function* items(): AsyncGenerator<DownloadInput> {
-      for (const url of positionals) yield url;
-      for (const source of sources) {
-        for await (const entry of readEntries(source.stream, source.format)) {
-          if ("error" in entry) {
-            const result = {
-              url: entry.text,
-              ok: false,
-              bytes: 0,
-              reason: "invalid-url" as const,
-              error: `${source.label}, line ${entry.line}: ${entry.error}; skipped`,
-              attempts: 0,
-              ms: 0,
-            };
-            tally.add(result);
-            if (json) write(Deno.stdout, JSON.stringify(result) + "\n");
-            else report(`downpour: ${result.error}`);
-            continue;
-          }
-          const { url, name, sha256 } = entry;
-          yield name === undefined && sha256 === undefined
-            ? url
-            : { url, ...(name ? { name } : {}), ...(sha256 ? { sha256 } : {}) };
-        }
-      }
-    }
+    const skip = (result: DownloadResult) => {
+      tally.add(result);
+      if (json) write(Deno.stdout, JSON.stringify(result) + "\n");
+      else report(`downpour: ${result.error}`);
+    };
+    const items = urlsOf(positionals, sources, skip);
 
     Deno.addSignalListener("SIGINT", onSignal);
     Deno.addSignalListener("SIGTERM", onSignal);
     progress?.start();
     try {
-      for await (const result of download(items(), options)) {
+      for await (const result of download(items, options)) {
         tally.add(result);
         if (json) write(Deno.stdout, JSON.stringify(result) + "\n");
         else if (!result.ok) report(`downpour: ✗ ${result.url}: ${result.error}`);

@@ -26,7 +26,15 @@ const perHost = values["per-host"] === undefined ? undefined : Number(values["pe
 
 // The server runs in its own process, as a real one would.
 const server = new Deno.Command(Deno.execPath(), {
-  args: ["run", "-A", new URL("./server.ts", import.meta.url).pathname, "--port", "0", "--images", String(2 * n)],
+  args: [
+    "run",
+    "-A",
+    new URL("./server.ts", import.meta.url).pathname,
+    "--port",
+    "0",
+    "--images",
+    String(2 * n),
+  ],
   stdout: "piped",
   stderr: "inherit",
 }).spawn();
@@ -42,11 +50,15 @@ if (!base) {
   console.error(`demo: the server did not start: ${banner}`);
   Deno.exit(1);
 }
-const urls = (count: number) => Array.from({ length: count }, (_, i) => new URL(`img/${i}.png`, base));
+const urls = (count: number) =>
+  Array.from({ length: count }, (_, i) => new URL(`img/${i}.png`, base));
 
 async function verify(dir: string, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
-    const [saved, expected] = await Promise.all([Deno.readFile(`${dir}/${i}.png`), syntheticPng(i)]);
+    const [saved, expected] = await Promise.all([
+      Deno.readFile(`${dir}/${i}.png`),
+      syntheticPng(i),
+    ]);
     if (saved.length !== expected.length || !saved.every((byte, j) => byte === expected[j])) {
       throw new Error(`${dir}/${i}.png differs from what the server sent`);
     }
@@ -59,12 +71,18 @@ interface Row {
   seconds: number;
 }
 
-async function timed(name: string, count: number, options: Omit<DownloadOptions, "out">): Promise<Row> {
+async function timed(
+  name: string,
+  count: number,
+  options: Omit<DownloadOptions, "out">,
+): Promise<Row> {
   const out = await Deno.makeTempDir({ prefix: "downpour-demo-" });
   try {
     const summary = await summarize(download(urls(count), { ...options, out }));
     if (summary.saved !== count) {
-      throw new Error(`${name}: saved ${summary.saved} of ${count} (${JSON.stringify(summary.failures)})`);
+      throw new Error(
+        `${name}: saved ${summary.saved} of ${count} (${JSON.stringify(summary.failures)})`,
+      );
     }
     await verify(out, count);
     return { name, files: count, seconds: summary.ms / 1000 };
@@ -86,7 +104,11 @@ try {
     await timed("parallel", 2 * n, parallel),
   ];
   const pad = (text: string | number, width: number) => String(text).padStart(width);
-  console.log(`\n${"mode".padEnd(12)}${pad("files", 8)}${pad("seconds", 10)}${pad("files/s", 10)}${pad("speed-up", 10)}`);
+  console.log(
+    `\n${"mode".padEnd(12)}${pad("files", 8)}${pad("seconds", 10)}${pad("files/s", 10)}${
+      pad("speed-up", 10)
+    }`,
+  );
   for (const row of rows) {
     const sequential = rows.find((r) => r.name === "sequential" && r.files === row.files)!;
     console.log(

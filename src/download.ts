@@ -206,7 +206,15 @@ class Engine {
     const url = given instanceof URL ? given.href : String(given);
     const checked = checkUrl(url);
     if (typeof checked === "string") {
-      this.#push({ url, ok: false, bytes: 0, reason: "invalid-url", error: checked, attempts: 0, ms: 0 });
+      this.#push({
+        url,
+        ok: false,
+        bytes: 0,
+        reason: "invalid-url",
+        error: checked,
+        attempts: 0,
+        ms: 0,
+      });
       return;
     }
     const { name: path, duplicate } = this.#names.allocate(checked, name);

@@ -65,7 +65,10 @@ export function partPath(path: string): string {
  * assert.equal(parseRetryAfter("soon"), undefined);
  * ```
  */
-export function parseRetryAfter(value: string | null, now: number = Date.now()): number | undefined {
+export function parseRetryAfter(
+  value: string | null,
+  now: number = Date.now(),
+): number | undefined {
   if (value === null) return undefined;
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;
@@ -276,7 +279,10 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
     if (offset > 0) {
       // Appending: the digest must cover the bytes already there.
       leftover = "keep";
-      file = await disk("open the partial file", () => Deno.open(part, { read: true, append: true }));
+      file = await disk(
+        "open the partial file",
+        () => Deno.open(part, { read: true, append: true }),
+      );
       const existing = await disk("read the partial file", () => Deno.readFile(part));
       hash.update(existing);
     }
@@ -319,11 +325,15 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
       if (buffered >= SMALL_BODY) {
         // Large: stream the rest to disk. With a validator, an interrupted body can resume.
         leftover = "remove";
-        file = await disk("create the temporary file", () =>
-          Deno.open(part, { write: true, create: true, truncate: true }));
+        file = await disk(
+          "create the temporary file",
+          () => Deno.open(part, { write: true, create: true, truncate: true }),
+        );
         if (validator) {
-          await disk("write the resume note", () =>
-            Deno.writeTextFile(meta, JSON.stringify({ href: job.href, validator })));
+          await disk(
+            "write the resume note",
+            () => Deno.writeTextFile(meta, JSON.stringify({ href: job.href, validator })),
+          );
           leftover = "keep";
         }
         for (const chunk of head) await disk("write the file", () => writeAll(file!, chunk));

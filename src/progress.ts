@@ -84,7 +84,9 @@ export class Progress {
     const done = s.saved + s.skipped + s.failed;
     const seconds = s.ms / 1000;
     const rate = seconds > 0 ? done / seconds : 0;
-    let text = this.total ? `${number.format(done)}/${number.format(this.total)}` : number.format(done);
+    let text = this.total
+      ? `${number.format(done)}/${number.format(this.total)}`
+      : number.format(done);
     text += ` files  ${number.format(Math.round(rate))} files/s  ${
       megabytes(seconds > 0 ? s.bytes / seconds : 0)
     }/s`;

@@ -69,7 +69,9 @@ export function sniffImage(head: Uint8Array): ImageType | "html" | undefined {
   const text = new TextDecoder().decode(b.subarray(0, SNIFF_BYTES)).replace(/^\uFEFF?\s*/, "")
     .toLowerCase();
   if (!text.startsWith("<")) return undefined;
-  if (text.startsWith("<!doctype html") || text.startsWith("<html") || /<(head|body)[\s>]/.test(text)) {
+  if (
+    text.startsWith("<!doctype html") || text.startsWith("<html") || /<(head|body)[\s>]/.test(text)
+  ) {
     return "html";
   }
   if (/<svg[\s>]/.test(text)) return "svg";

@@ -100,7 +100,9 @@ Deno.test("stdin input: bad lines are reported with their line number, the rest 
   const dir = await tempDir();
   try {
     const good = [0, 1, 2].map((i) => new URL(`img/${i}.png`, server.url).href);
-    const input = `${good[0]}\nthis is not a url\n${good[1]}\nftp://example.com/x.png\n${good[2]}\n`;
+    const input = `${good[0]}\nthis is not a url\n${good[1]}\nftp://example.com/x.png\n${
+      good[2]
+    }\n`;
     const run = await cli(["-i", "-", "-o", `${dir}/out`], input);
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stderr, /line 2: .*not a URL/);

@@ -18,8 +18,9 @@ async function collect(results: AsyncIterable<DownloadResult>): Promise<Download
 async function listFiles(dir: string, prefix = ""): Promise<string[]> {
   const names: string[] = [];
   for await (const entry of Deno.readDir(dir)) {
-    if (entry.isDirectory) names.push(...await listFiles(`${dir}/${entry.name}`, `${prefix}${entry.name}/`));
-    else if (entry.name !== JOURNAL_NAME) names.push(prefix + entry.name);
+    if (entry.isDirectory) {
+      names.push(...await listFiles(`${dir}/${entry.name}`, `${prefix}${entry.name}/`));
+    } else if (entry.name !== JOURNAL_NAME) names.push(prefix + entry.name);
   }
   return names.sort();
 }
@@ -73,7 +74,10 @@ Deno.test("download() refuses an output directory it cannot write to", async () 
   try {
     const file = `${dir}/a-file`;
     await Deno.writeTextFile(file, "not a directory");
-    await assert.rejects(collect(download(["http://127.0.0.1:9/x.png"], { out: `${file}/sub` })), OutDirError);
+    await assert.rejects(
+      collect(download(["http://127.0.0.1:9/x.png"], { out: `${file}/sub` })),
+      OutDirError,
+    );
     assert.equal(await Deno.readTextFile(file), "not a directory");
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -190,7 +194,9 @@ Deno.test("perHost caps the downloads in flight to one host across all workers",
   const out = await tempDir();
   try {
     const urls = Array.from({ length: 30 }, (_, i) => new URL(`img/${i}.png`, server.url));
-    const summary = await summarize(download(urls, { out, workers: 2, concurrency: 8, perHost: 3 }));
+    const summary = await summarize(
+      download(urls, { out, workers: 2, concurrency: 8, perHost: 3 }),
+    );
     assert.equal(summary.saved, 30);
     assert.ok(server.stats.maxInflight <= 3, `max in flight was ${server.stats.maxInflight}`);
     assert.ok(server.stats.maxInflight >= 2, "downloads did run in parallel");
@@ -208,7 +214,9 @@ Deno.test("breaking out of the loop stops the run and leaves no partial file", a
       { length: 4 },
       (_, i) => new URL(`img/${i}.png?stall=2000&s=${i}`, server.url).href,
     );
-    for await (const result of download([fast, ...stalled], { out, workers: 2, concurrency: 4, perHost: 8 })) {
+    for await (
+      const result of download([fast, ...stalled], { out, workers: 2, concurrency: 4, perHost: 8 })
+    ) {
       assert.equal(result.url, fast);
       break;
     }

@@ -39,7 +39,11 @@ async function get(href: string, cfg: WorkerConfig, sha256?: string) {
   const watch = new Watch(cfg);
   watchdog.add(watch);
   try {
-    return await fetchToFile({ id: 1, href, path: "x.png", ...(sha256 ? { sha256 } : {}) }, cfg, watch);
+    return await fetchToFile(
+      { id: 1, href, path: "x.png", ...(sha256 ? { sha256 } : {}) },
+      cfg,
+      watch,
+    );
   } finally {
     watchdog.delete(watch);
   }
@@ -59,7 +63,9 @@ Deno.test("partPath keeps the temporary file beside the final one, hidden", () =
 Deno.test("a redirect is followed, and the file keeps the requested name", async () => {
   await withServer((req) => {
     const url = new URL(req.url);
-    if (url.pathname === "/x.png") return Response.redirect(new URL("/elsewhere/y.png", req.url), 302);
+    if (url.pathname === "/x.png") {
+      return Response.redirect(new URL("/elsewhere/y.png", req.url), 302);
+    }
     return new Response(PNG);
   }, async (base, out) => {
     const outcome = await get(`${base}/x.png`, config(out));
@@ -133,7 +139,8 @@ Deno.test("a gzip bomb is stopped on the decoded bytes", async () => {
   );
   assert.ok(bomb.byteLength < 1024 * 1024);
   await withServer(
-    () => new Response(bomb, { headers: { "content-encoding": "gzip", "content-type": "image/png" } }),
+    () =>
+      new Response(bomb, { headers: { "content-encoding": "gzip", "content-type": "image/png" } }),
     async (base, out) => {
       const outcome = await get(`${base}/bomb.png`, config(out, { maxBytes: 4 * 1024 * 1024 }));
       assert.equal(outcome.reason, "too-large");
@@ -218,7 +225,10 @@ Deno.test("an interrupted large body resumes with Range and If-Range", async () 
       const start = Number(/bytes=(\d+)-/.exec(range)![1]);
       return new Response(full.subarray(start), {
         status: 206,
-        headers: { etag: '"v1"', "content-range": `bytes ${start}-${full.length - 1}/${full.length}` },
+        headers: {
+          etag: '"v1"',
+          "content-range": `bytes ${start}-${full.length - 1}/${full.length}`,
+        },
       });
     }
     let at = 0;
@@ -239,7 +249,11 @@ Deno.test("an interrupted large body resumes with Range and If-Range", async () 
     const first = await get(`${base}/big.png`, config(out, { maxBytes: 10 * 1024 * 1024 }));
     assert.equal(first.ok, false);
     assert.equal(first.reason, "network");
-    assert.deepEqual(await entries(out), [".x.png.part", ".x.png.part.json"], "the partial body is kept, hidden");
+    assert.deepEqual(
+      await entries(out),
+      [".x.png.part", ".x.png.part.json"],
+      "the partial body is kept, hidden",
+    );
     const second = await get(`${base}/big.png`, config(out, { maxBytes: 10 * 1024 * 1024 }));
     assert.equal(second.ok, true, second.error);
     assert.equal(second.bytes, full.length);

@@ -68,7 +68,10 @@ Deno.test("fault soak: 5,000 URLs through 503s, 500s, 429s, cut and stalled bodi
     for (const result of saved) {
       const index = Number(/img\/(\d+)\.png/.exec(result.url)![1]);
       const bytes = await Deno.readFile(`${out}/${result.path}`);
-      assert.ok(same(bytes, await syntheticPng(index, { minBytes: 2000, maxBytes: 6000 })), result.path);
+      assert.ok(
+        same(bytes, await syntheticPng(index, { minBytes: 2000, maxBytes: 6000 })),
+        result.path,
+      );
     }
     const files = await listFiles(out);
     assert.deepEqual(
@@ -114,9 +117,12 @@ Deno.test("hostile server: each trick fails with its own error and nothing escap
     // A traversal in the URL becomes a harmless name inside `out` (the server may 404 it).
     const traversal = by("traversal");
     if (traversal.ok) assert.ok(!traversal.path!.includes("/"), traversal.path);
-    assert.deepEqual(await listFiles(parent), traversal.ok
-      ? [`out/${traversal.path}`, "out/0.png", `out/${JOURNAL_NAME}`].sort()
-      : [`out/${JOURNAL_NAME}`, "out/0.png"]);
+    assert.deepEqual(
+      await listFiles(parent),
+      traversal.ok
+        ? [`out/${traversal.path}`, "out/0.png", `out/${JOURNAL_NAME}`].sort()
+        : [`out/${JOURNAL_NAME}`, "out/0.png"],
+    );
   } finally {
     await Deno.remove(parent, { recursive: true });
   }

@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { Scheduler, type Task } from "../src/scheduler.ts";
 
 function task(id: number, host = "a:80"): Task {
-  return { id, url: `http://${host}/${id}`, href: "", host, path: `${id}`, attempts: 0, started: 0 };
+  return {
+    id,
+    url: `http://${host}/${id}`,
+    href: "",
+    host,
+    path: `${id}`,
+    attempts: 0,
+    started: 0,
+  };
 }
 
 Deno.test("tasks go out first in, first out", () => {
