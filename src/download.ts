@@ -7,6 +7,7 @@
 
 import { DiskFullError, OutDirError } from "./errors.ts";
 import { checkUrl } from "./input.ts";
+import { RESUME_DIR } from "./fetch_file.ts";
 import { Journal } from "./journal.ts";
 import { NameAllocator } from "./naming.ts";
 import { type DownloadOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
@@ -96,12 +97,31 @@ async function* run(
   options.signal?.throwIfAborted();
   await prepareOut(options.out);
   const journal = options.journal ? await Journal.open(options.out) : undefined;
-  const engine = new Engine(input, options, journal);
+  const engine = new Engine(input, options, journal, await resumeNotes(options.out));
   try {
     yield* engine.results();
   } finally {
     await engine.close();
   }
+}
+
+/** The paths that have a resume note from an interrupted run. */
+async function resumeNotes(out: string): Promise<Set<string>> {
+  const paths = new Set<string>();
+  try {
+    for await (const entry of Deno.readDir(`${out}/${RESUME_DIR}`)) {
+      if (!entry.isFile || !entry.name.endsWith(".json")) continue;
+      try {
+        const note = JSON.parse(await Deno.readTextFile(`${out}/${RESUME_DIR}/${entry.name}`));
+        if (typeof note?.path === "string") paths.add(note.path);
+      } catch {
+        // A note cut by a crash: that download starts over.
+      }
+    }
+  } catch {
+    // No notes.
+  }
+  return paths;
 }
 
 function isNoSpace(message: string | undefined): boolean {
@@ -115,6 +135,7 @@ class Engine {
   #pool: WorkerPool;
   #names = new NameAllocator();
   #journal: Journal | undefined;
+  #resumable: Set<string>;
   #iterator: AsyncIterator<DownloadInput> | Iterator<DownloadInput>;
   #inflight = new Map<number, Task>();
   #results: DownloadResult[] = [];
@@ -129,9 +150,15 @@ class Engine {
   #space: (() => void) | undefined;
   #onAbort = () => this.#fail(this.#options.signal!.reason);
 
-  constructor(input: DownloadSource, options: ResolvedOptions, journal: Journal | undefined) {
+  constructor(
+    input: DownloadSource,
+    options: ResolvedOptions,
+    journal: Journal | undefined,
+    resumable: Set<string>,
+  ) {
     this.#options = options;
     this.#journal = journal;
+    this.#resumable = resumable;
     this.#maxPending = Math.max(1024, options.workers * options.concurrency * 8);
     this.#scheduler = new Scheduler({
       perHost: options.perHost,
@@ -229,6 +256,7 @@ class Engine {
       host: checked.host,
       path,
       ...(sha256 ? { sha256 } : {}),
+      ...(this.#resumable.has(path) ? { resume: true } : {}),
       attempts: 0,
       started: 0,
     };
@@ -266,6 +294,7 @@ class Engine {
         href: task.href,
         path: task.path,
         ...(task.sha256 ? { sha256: task.sha256 } : {}),
+        ...(task.resume ? { resume: true } : {}),
       });
       assigned = true;
     }
@@ -277,6 +306,7 @@ class Engine {
       const task = this.#inflight.get(outcome.id);
       if (!task) continue;
       this.#inflight.delete(outcome.id);
+      if (outcome.partial) task.resume = true;
       const decision = this.#scheduler.finish(task, outcome);
       if (!decision.final) continue;
       const result: DownloadResult = {

@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import type { Job, Outcome, WorkerConfig } from "./protocol.ts";
 import { SNIFF_BYTES, sniffImage } from "./sniff.ts";
+import { stableHash } from "./naming.ts";
 import type { FailureReason } from "./types.ts";
 import { TimeoutError, type Watch } from "./watchdog.ts";
 
@@ -174,10 +175,11 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
     reason,
     error,
     ...(status === undefined ? {} : { status }),
+    ...(leftover === "keep" ? { partial: true } : {}),
     ...extra,
   });
   const part = `${config.out}/${partPath(job.path)}`;
-  const meta = `${part}.json`;
+  const meta = resumeNotePath(config.out, job.path);
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let file: Deno.FsFile | undefined;
   /** What to do with the temporary file when this attempt ends without success. */
@@ -185,7 +187,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
   let wake: (() => void) | undefined;
   try {
     // A large partial body from an earlier attempt, with a validator, is resumed.
-    const resume = await resumable(part, meta, job.href);
+    const resume = job.resume ? await resumable(part, meta, job.href) : undefined;
     const headers: Record<string, string> = {
       "user-agent": config.userAgent,
       accept: "image/*,*/*;q=0.5",
@@ -271,6 +273,38 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
     const etag = response.headers.get("etag") ?? undefined;
     const validator = etag ?? response.headers.get("last-modified") ?? undefined;
 
+    if (offset === 0 && declared !== undefined && declared <= SMALL_BODY && response.body) {
+      // The common case, a small body of known length: read it in one go.
+      watch.touch();
+      const body = await bytes(response, signal);
+      if (body.byteLength !== declared) {
+        return fail(
+          "length-mismatch",
+          `the body had ${body.byteLength} bytes but Content-Length said ${declared}; the connection was cut`,
+        );
+      }
+      if (!config.anyType) {
+        const problem = contentProblem(body, status);
+        if (problem) return fail("not-image", problem);
+      }
+      const sha256 = createHash("sha256").update(body).digest("hex");
+      if (job.sha256 && sha256 !== job.sha256) {
+        return fail("checksum", `the SHA-256 is ${sha256}, not the expected ${job.sha256}`);
+      }
+      leftover = "remove";
+      await disk("write the temporary file", () => Deno.writeFile(part, body));
+      await disk("rename the finished file", () => Deno.rename(part, `${config.out}/${job.path}`));
+      leftover = "none";
+      return {
+        id: job.id,
+        ok: true,
+        bytes: body.byteLength,
+        status,
+        sha256,
+        ...(etag ? { etag } : {}),
+      };
+    }
+
     const hash = createHash("sha256");
     const head: Uint8Array[] = [];
     let buffered = 0;
@@ -332,7 +366,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         if (validator) {
           await disk(
             "write the resume note",
-            () => Deno.writeTextFile(meta, JSON.stringify({ href: job.href, validator })),
+            () => writeNote(config.out, meta, { path: job.path, href: job.href, validator }),
           );
           leftover = "keep";
         }
@@ -369,7 +403,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
     }
     await disk("rename the finished file", () => Deno.rename(part, `${config.out}/${job.path}`));
     leftover = "none";
-    if (resume || validator && total >= SMALL_BODY) await Deno.remove(meta).catch(() => {});
+    if (resume || (validator && total >= SMALL_BODY)) await Deno.remove(meta).catch(() => {});
     return {
       id: job.id,
       ok: true,
@@ -397,6 +431,59 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
       await Deno.remove(meta).catch(() => {});
     }
   }
+}
+
+/**
+ * The whole body, or the signal's reason as soon as it aborts: unlike a stream read, this never
+ * waits on a stalled connection after the abort.
+ */
+function bytes(response: Response, signal: AbortSignal): Promise<Uint8Array> {
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    response.bytes().then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
+    );
+  });
+}
+
+/** The directory, inside the output directory, of the notes on resumable partial files. */
+export const RESUME_DIR = ".downpour-resume";
+
+/**
+ * Where the resume note of a partial file is kept: `OUT/.downpour-resume/HASH.json`, where HASH
+ * is the {@linkcode stableHash} of `path`.
+ *
+ * @param out The output directory.
+ * @param path The final path, relative to `out`.
+ * @returns The note's path.
+ *
+ * @example
+ * ```ts
+ * import { resumeNotePath } from "./fetch_file.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.match(resumeNotePath("out", "cat.png"), /^out\/\.downpour-resume\/[0-9a-f]{16}\.json$/);
+ * ```
+ */
+export function resumeNotePath(out: string, path: string): string {
+  return `${out}/${RESUME_DIR}/${stableHash(path)}.json`;
+}
+
+async function writeNote(out: string, note: string, content: ResumeNote): Promise<void> {
+  await Deno.mkdir(`${out}/${RESUME_DIR}`, { recursive: true });
+  await Deno.writeTextFile(note, JSON.stringify(content));
+}
+
+/** What a resume note says. */
+export interface ResumeNote {
+  /** The final path, relative to the output directory. */
+  path: string;
+  /** The URL the partial body came from. */
+  href: string;
+  /** The ETag or Last-Modified the body had, for If-Range. */
+  validator: string;
 }
 
 /** The partial file of an earlier attempt at `href`, when it can be resumed. */

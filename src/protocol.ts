@@ -31,6 +31,8 @@ export interface Job {
   path: string;
   /** The expected SHA-256, lower-case hex. */
   sha256?: string;
+  /** A partial body may be waiting to be resumed (a resume note exists). */
+  resume?: boolean;
 }
 
 /** What a worker reports for one job. */
@@ -46,6 +48,8 @@ export interface Outcome {
   sha256?: string;
   /** The response's ETag, for the journal. */
   etag?: string;
+  /** A partial body was kept to be resumed by the next attempt. */
+  partial?: boolean;
 }
 
 /** Main thread to worker. */

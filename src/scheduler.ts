@@ -25,6 +25,8 @@ export interface Task {
   path: string;
   /** The expected SHA-256, if any. */
   sha256?: string;
+  /** A partial body from an earlier attempt may be resumed. */
+  resume?: boolean;
   /** Requests made so far. */
   attempts: number;
   /** `performance.now()` of the first request. */

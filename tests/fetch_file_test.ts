@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { fetchToFile, partPath } from "../src/fetch_file.ts";
 import type { WorkerConfig } from "../src/protocol.ts";
 import { Watch, Watchdog } from "../src/watchdog.ts";
+import { stableHash } from "../src/naming.ts";
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 1, 2, 3]);
 
@@ -34,16 +35,13 @@ function config(out: string, extra: Partial<WorkerConfig> = {}): WorkerConfig {
   };
 }
 
-async function get(href: string, cfg: WorkerConfig, sha256?: string) {
+async function get(href: string, cfg: WorkerConfig, sha256?: string, resume?: boolean) {
   const watchdog = new Watchdog(20);
   const watch = new Watch(cfg);
   watchdog.add(watch);
   try {
-    return await fetchToFile(
-      { id: 1, href, path: "x.png", ...(sha256 ? { sha256 } : {}) },
-      cfg,
-      watch,
-    );
+    const job = { id: 1, href, path: "x.png", ...(sha256 ? { sha256 } : {}), resume: !!resume };
+    return await fetchToFile(job, cfg, watch);
   } finally {
     watchdog.delete(watch);
   }
@@ -249,17 +247,17 @@ Deno.test("an interrupted large body resumes with Range and If-Range", async () 
     const first = await get(`${base}/big.png`, config(out, { maxBytes: 10 * 1024 * 1024 }));
     assert.equal(first.ok, false);
     assert.equal(first.reason, "network");
-    assert.deepEqual(
-      await entries(out),
-      [".x.png.part", ".x.png.part.json"],
-      "the partial body is kept, hidden",
-    );
-    const second = await get(`${base}/big.png`, config(out, { maxBytes: 10 * 1024 * 1024 }));
+    assert.equal(first.partial, true);
+    assert.deepEqual(await entries(out), [".downpour-resume", ".x.png.part"], "kept, hidden");
+    assert.deepEqual(await entries(`${out}/.downpour-resume`), [`${stableHash("x.png")}.json`]);
+    const big = config(out, { maxBytes: 10 * 1024 * 1024 });
+    const second = await get(`${base}/big.png`, big, undefined, true);
     assert.equal(second.ok, true, second.error);
     assert.equal(second.bytes, full.length);
     assert.match(ranges[1]!, /^bytes=\d+- if-range="v1"$/);
     assert.deepEqual(await Deno.readFile(`${out}/x.png`), full);
-    assert.deepEqual(await entries(out), ["x.png"]);
+    assert.deepEqual(await entries(out), [".downpour-resume", "x.png"]);
+    assert.deepEqual(await entries(`${out}/.downpour-resume`), []);
     const digest = Array.from(
       new Uint8Array(await crypto.subtle.digest("SHA-256", full)),
       (b) => b.toString(16).padStart(2, "0"),
