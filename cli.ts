@@ -1,4 +1,4 @@
-#!/usr/bin/env -S deno run --allow-net --allow-read --allow-write
+#!/usr/bin/env -S deno run --allow-net --allow-read --allow-write --v8-flags=--max-semi-space-size=1
 /**
  * The `downpour` command: downloads the URLs given as arguments or listed in a file into a
  * directory. Run `deno run -A cli.ts --help` for the options.
@@ -18,6 +18,7 @@ import {
 import { formatFromPath, type InputFormat, readEntries } from "./src/input.ts";
 import { Journal, JOURNAL_NAME } from "./src/journal.ts";
 import { Progress } from "./src/progress.ts";
+import { parseShard } from "./src/shard.ts";
 import { Tally } from "./src/summary.ts";
 
 const HELP = `downpour ${VERSION}: download lists of image URLs in parallel, safely.
@@ -42,6 +43,14 @@ Usage: downpour [options] [URL ...]
       --total-timeout S   seconds one attempt may take in all (default: no limit)
       --max-redirects N   redirects followed per URL, http(s) only (default ${DEFAULTS.maxRedirects})
       --user-agent UA     the User-Agent header (default ${DEFAULTS.userAgent})
+      --layout L          flat (default), or shard: 1,000 files a subdirectory, for huge runs
+      --rate N            requests per second per host (default: no limit)
+      --robots            honour each host's robots.txt (fetched once per host)
+      --deny-private      refuse URLs and redirects to loopback/private/link-local addresses
+      --honor-noai        skip images whose X-Robots-Tag says noai or noimageai
+      --shard K/N         keep only shard K of N of the input (by a stable hash of the URL);
+                          auto/N takes K from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)
+      --report FILE       write a JSON summary: counts by outcome and reason, bytes, time
       --retry-failed      fetch again only the URLs that failed in earlier runs into DIR
                           (as recorded in DIR/.downpour-journal.jsonl)
       --no-journal        neither read nor write the journal: fetch everything again
@@ -52,7 +61,8 @@ Usage: downpour [options] [URL ...]
 
 Exit status: 0 every URL saved, 1 any URL failed, 2 usage error, 130 interrupted.
 
-Install:  deno install -g -n downpour --allow-net --allow-read --allow-write <url or path>/cli.ts
+Install:  deno install -g -n downpour --allow-net --allow-read --allow-write \\
+            --v8-flags=--max-semi-space-size=1 <url or path>/cli.ts
 Example:  downpour -i urls.txt -o images
 `;
 
@@ -90,6 +100,29 @@ function seconds(value: string | undefined, flag: string): number | undefined {
   return Math.round(n * 1000);
 }
 
+function layoutOf(value: string | undefined): "flat" | "shard" | undefined {
+  if (value === undefined || value === "flat" || value === "shard") return value;
+  throw new UsageError(`--layout must be flat or shard, got '${value}'`);
+}
+
+function rateOf(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`--rate must be a positive number of requests per second, got '${value}'`);
+  }
+  return n;
+}
+
+function shardOf(value: string | undefined): { index: number; count: number } | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseShard(value, (name) => Deno.env.get(name));
+  } catch (error) {
+    throw new UsageError(`--shard: ${(error as Error).message}`);
+  }
+}
+
 const FORMATS = new Set(["lines", "csv", "tsv", "jsonl"]);
 
 function parse(args: string[]) {
@@ -113,6 +146,13 @@ function parse(args: string[]) {
         "total-timeout": { type: "string" },
         "user-agent": { type: "string" },
         "max-redirects": { type: "string" },
+        layout: { type: "string" },
+        rate: { type: "string" },
+        robots: { type: "boolean" },
+        "deny-private": { type: "boolean" },
+        "honor-noai": { type: "boolean" },
+        shard: { type: "string" },
+        report: { type: "string" },
         "retry-failed": { type: "boolean" },
         "no-journal": { type: "boolean" },
         json: { type: "boolean" },
@@ -270,6 +310,12 @@ export async function main(args: string[]): Promise<number> {
       maxRedirects: count(values["max-redirects"], "--max-redirects", 0),
       userAgent: values["user-agent"],
       journal: !values["no-journal"],
+      layout: layoutOf(values.layout),
+      rate: rateOf(values.rate),
+      robots: values.robots ?? false,
+      denyPrivate: values["deny-private"] ?? false,
+      honorNoAi: values["honor-noai"] ?? false,
+      shard: shardOf(values.shard),
       signal: stop.signal,
     };
     for (const [key, value] of Object.entries(options)) {
@@ -311,25 +357,51 @@ export async function main(args: string[]): Promise<number> {
     Deno.addSignalListener("SIGINT", onSignal);
     Deno.addSignalListener("SIGTERM", onSignal);
     progress?.start();
+    const startedAt = new Date();
+    let code: number;
+    let problem: unknown;
     try {
       for await (const result of download(items, options)) {
         tally.add(result);
         if (json) write(Deno.stdout, JSON.stringify(result) + "\n");
         else if (!result.ok) report(`downpour: ✗ ${result.url}: ${result.error}`);
       }
+      code = tally.summary().failed > 0 ? 1 : 0;
     } catch (error) {
-      progress?.stop();
-      if (stop.signal.aborted) {
-        write(Deno.stderr, `downpour: interrupted. ${Progress.line(tally.summary(true))}\n`);
-        return 130;
-      }
-      throw error;
+      if (error instanceof OutDirError) throw error; // a usage error: nothing was downloaded
+      if (!stop.signal.aborted) problem = error;
+      code = stop.signal.aborted ? 130 : 1;
     } finally {
       progress?.stop();
     }
-    const summary = tally.summary();
-    write(Deno.stderr, `downpour: ${Progress.line(summary)}\n`);
-    return summary.failed > 0 ? 1 : 0;
+    const summary = tally.summary(code === 130);
+    if (problem !== undefined) {
+      write(Deno.stderr, `downpour: ${(problem as Error)?.message ?? problem}\n`);
+    }
+    const prefix = code === 130 ? "interrupted. " : "";
+    write(Deno.stderr, `downpour: ${prefix}${Progress.line(summary)}\n`);
+    if (values.report !== undefined) {
+      const body = {
+        tool: `downpour ${VERSION}`,
+        out: options.out,
+        startedAt,
+        exitCode: code,
+        ...summary,
+      };
+      try {
+        await Deno.writeTextFile(values.report, JSON.stringify(body, null, 2) + "\n");
+      } catch (error) {
+        write(
+          Deno.stderr,
+          `downpour: cannot write the report '${values.report}': ${(error as Error).message}\n`,
+        );
+        if (code === 0) code = 1;
+      }
+    }
+    if (code === 0 && summary.total === 0) {
+      write(Deno.stderr, "downpour: the input had no URLs; nothing to do\n");
+    }
+    return code;
   } catch (error) {
     if (error instanceof UsageError || error instanceof OutDirError) {
       write(Deno.stderr, `downpour: ${error.message}\nTry 'downpour --help'.\n`);

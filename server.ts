@@ -68,7 +68,24 @@ import { StreamTracker } from "./src/server_streams.ts";
 
 export type { ServerOptions } from "./src/server_options.ts";
 
-/** Counts of the requests a {@linkcode FileServer} has answered. */
+/**
+ * Counts of the requests a {@linkcode FileServer} has answered.
+ *
+ * @example
+ * ```ts
+ * import { serve, type ServerStats } from "./server.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using server = await serve({ images: 2 });
+ * await Promise.all([0, 1].map(async (i) => {
+ *   await (await fetch(new URL(`img/${i}.png`, server.url))).body?.cancel();
+ * }));
+ * const stats: ServerStats = server.stats;
+ * assert.equal(stats.requests, 2);
+ * assert.equal(stats.inflight, 0);
+ * assert.ok(stats.maxInflight >= 1);
+ * ```
+ */
 export interface ServerStats {
   /** Requests received. */
   requests: number;
@@ -78,7 +95,24 @@ export interface ServerStats {
   maxInflight: number;
 }
 
-/** A running test server, from {@linkcode serve}. */
+/**
+ * A running test server, from {@linkcode serve}.
+ *
+ * @example Close it by hand
+ * ```ts
+ * import { type FileServer, serve } from "./server.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const server: FileServer = await serve({ images: 1 });
+ * try {
+ *   assert.equal(server.url.href, `http://${server.hostname}:${server.port}/`);
+ *   const response = await fetch(new URL("list.txt", server.url));
+ *   assert.equal((await response.text()).trim(), new URL("img/0.png", server.url).href);
+ * } finally {
+ *   await server.close();
+ * }
+ * ```
+ */
 export interface FileServer {
   /** Its origin with a trailing slash, e.g. `http://127.0.0.1:43117/`. */
   url: URL;
@@ -94,7 +128,23 @@ export interface FileServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Options of {@linkcode serve}: the handler's and where to listen. */
+/**
+ * Options of {@linkcode serve}: the handler's and where to listen.
+ *
+ * @example Closed by a signal
+ * ```ts
+ * import { serve, type ServeOptions } from "./server.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const stop = new AbortController();
+ * const options: ServeOptions = { hostname: "127.0.0.1", port: 0, images: 1, signal: stop.signal };
+ * const server = await serve(options);
+ * assert.equal(server.hostname, "127.0.0.1");
+ * assert.ok(server.port > 0);
+ * stop.abort();
+ * await server.close(); // already closing: waits for the end
+ * ```
+ */
 export interface ServeOptions extends ServerOptions {
   /** The port, 0 (the default) for any free one. */
   port?: number;

@@ -8,6 +8,8 @@
 import { DiskFullError, OutDirError } from "./errors.ts";
 import { checkUrl } from "./input.ts";
 import { RESUME_DIR } from "./fetch_file.ts";
+import { RobotsCache } from "./robots.ts";
+import { inShard } from "./shard.ts";
 import { Journal } from "./journal.ts";
 import { NameAllocator } from "./naming.ts";
 import { type DownloadOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
@@ -124,6 +126,9 @@ async function resumeNotes(out: string): Promise<Set<string>> {
   return paths;
 }
 
+/** Files a directory in the `shard` layout. */
+const SHARD_DIR_SIZE = 1000;
+
 function isNoSpace(message: string | undefined): boolean {
   return message !== undefined && /no space left|ENOSPC|os error 28|quota exceeded/i.test(message);
 }
@@ -136,6 +141,7 @@ class Engine {
   #names = new NameAllocator();
   #journal: Journal | undefined;
   #resumable: Set<string>;
+  #robots: RobotsCache | undefined;
   #iterator: AsyncIterator<DownloadInput> | Iterator<DownloadInput>;
   #inflight = new Map<number, Task>();
   #results: DownloadResult[] = [];
@@ -159,10 +165,18 @@ class Engine {
     this.#options = options;
     this.#journal = journal;
     this.#resumable = resumable;
+    if (options.robots) {
+      this.#robots = new RobotsCache({
+        userAgent: options.userAgent,
+        timeout: options.headersTimeout,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    }
     this.#maxPending = Math.max(1024, options.workers * options.concurrency * 8);
     this.#scheduler = new Scheduler({
       perHost: options.perHost,
       retries: options.retries,
+      rate: options.rate,
       onReady: () => this.#pump(),
     });
     const config: WorkerConfig = {
@@ -174,6 +188,8 @@ class Engine {
       totalTimeout: options.totalTimeout,
       maxRedirects: options.maxRedirects,
       userAgent: options.userAgent,
+      denyPrivate: options.denyPrivate,
+      honorNoAi: options.honorNoAi,
     };
     this.#pool = new WorkerPool(options.workers, options.concurrency, config, {
       outcomes: (outcomes) => this.#finish(outcomes),
@@ -210,13 +226,13 @@ class Engine {
     const id = this.#nextId++;
     this.#pending++;
     let given: string | URL;
-    let name: string | undefined;
+    let wanted: string | undefined;
     let sha256: string | undefined;
     if (typeof item === "string" || item instanceof URL) {
       given = item;
     } else if (item !== null && typeof item === "object" && "url" in item) {
       given = item.url;
-      name = item.name;
+      wanted = item.name;
       sha256 = item.sha256?.toLowerCase();
     } else {
       this.#push({
@@ -231,6 +247,10 @@ class Engine {
       return;
     }
     const url = given instanceof URL ? given.href : String(given);
+    if (this.#options.shard && !inShard(url, this.#options.shard)) {
+      this.#pending--; // another shard's URL: not ours to report
+      return;
+    }
     const checked = checkUrl(url);
     if (typeof checked === "string") {
       this.#push({
@@ -244,7 +264,10 @@ class Engine {
       });
       return;
     }
-    const { name: path, duplicate } = this.#names.allocate(checked, name);
+    const { name, duplicate } = this.#names.allocate(checked, wanted);
+    const path = this.#options.layout === "shard"
+      ? `${String(Math.floor(id / SHARD_DIR_SIZE)).padStart(4, "0")}/${name}`
+      : name;
     if (duplicate) {
       this.#push({ url, ok: true, path, bytes: 0, skipped: "duplicate", attempts: 0, ms: 0 });
       return;
@@ -261,24 +284,61 @@ class Engine {
       started: 0,
     };
     const saved = this.#journal?.saved(url, path);
-    if (saved === undefined) {
+    if (saved === undefined && !this.#robots) {
       this.#scheduler.add(task);
       this.#pump();
       return;
     }
-    // An earlier run saved it: skip it if the file is still there, whole.
-    Deno.stat(`${this.#options.out}/${path}`).then(
-      (info) => info.isFile && info.size === saved,
-      () => false,
-    ).then((there) => {
+    this.#screen(task, checked, saved).then((refusal) => {
       if (this.#closed) return;
-      if (there) {
-        this.#push({ url, ok: true, path, bytes: saved, skipped: "journal", attempts: 0, ms: 0 });
+      if (refusal) {
+        this.#push(refusal);
       } else {
         this.#scheduler.add(task);
         this.#pump();
       }
     });
+  }
+
+  /** The result that stands instead of downloading `task`, when one does. */
+  async #screen(
+    task: Task,
+    url: URL,
+    saved: number | undefined,
+  ): Promise<DownloadResult | undefined> {
+    if (saved !== undefined) {
+      // An earlier run saved it: skip it if the file is still there, whole.
+      const there = await Deno.stat(`${this.#options.out}/${task.path}`).then(
+        (info) => info.isFile && info.size === saved,
+        () => false,
+      );
+      if (there) {
+        return {
+          url: task.url,
+          ok: true,
+          path: task.path,
+          bytes: saved,
+          skipped: "journal",
+          attempts: 0,
+          ms: 0,
+        };
+      }
+    }
+    if (this.#robots) {
+      const verdict = await this.#robots.check(url);
+      if (verdict !== true) {
+        return {
+          url: task.url,
+          ok: false,
+          bytes: 0,
+          reason: "robots",
+          error: verdict,
+          attempts: 0,
+          ms: 0,
+        };
+      }
+    }
+    return undefined;
   }
 
   /** Hands out as many tasks as there are free slots. */

@@ -24,6 +24,8 @@ export class OutDirError extends Error {
   readonly dir: string;
 
   /**
+   * Makes the error; its message names the directory and the problem.
+   *
    * @param dir The directory, as given.
    * @param problem What went wrong, e.g. the system's message.
    * @param options The underlying error as `cause`.
@@ -53,6 +55,8 @@ export class DiskFullError extends Error {
   readonly dir: string;
 
   /**
+   * Makes the error; its message names the directory and says what to do.
+   *
    * @param dir The output directory.
    * @param problem The system's message.
    * @param options The underlying error as `cause`.

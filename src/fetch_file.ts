@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import type { Job, Outcome, WorkerConfig } from "./protocol.ts";
 import { SNIFF_BYTES, sniffImage } from "./sniff.ts";
+import { checkPublic } from "./address_guard.ts";
 import { stableHash } from "./naming.ts";
 import type { FailureReason } from "./types.ts";
 import { TimeoutError, type Watch } from "./watchdog.ts";
@@ -156,7 +157,7 @@ function contentProblem(head: Uint8Array, status: number): string | undefined {
  * const out = await Deno.makeTempDir();
  * const config = {
  *   out, maxBytes: 1e6, anyType: false, headersTimeout: 5000, idleTimeout: 5000,
- *   totalTimeout: 0, maxRedirects: 5, userAgent: "example",
+ *   totalTimeout: 0, maxRedirects: 5, userAgent: "example", denyPrivate: false, honorNoAi: false,
  * };
  * const job = { id: 1, href: `http://127.0.0.1:${server.addr.port}/a.png`, path: "a.png" };
  * const outcome = await fetchToFile(job, config, new Watch(config));
@@ -199,6 +200,10 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
     let url = job.href;
     let response: Response;
     for (let hops = 0;; hops++) {
+      if (config.denyPrivate) {
+        const verdict = await checkPublic(new URL(url));
+        if (verdict !== true) return fail("private", verdict);
+      }
       watch.awaitHeaders();
       response = await fetch(url, { redirect: "manual", signal, headers });
       status = response.status;
@@ -244,6 +249,13 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         ...(retryAfter === undefined ? {} : { retryAfter }),
       });
     }
+
+    const robotsTag = response.headers.get("x-robots-tag");
+    if (config.honorNoAi && robotsTag && /\bno(image)?ai\b/i.test(robotsTag)) {
+      await response.body?.cancel();
+      return fail("opt-out", `the server opts out of AI use (X-Robots-Tag: ${shorten(robotsTag)})`);
+    }
+    await ensureDirectory(config.out, job.path);
 
     let offset = 0;
     if (status === 206) {
@@ -446,6 +458,18 @@ function bytes(response: Response, signal: AbortSignal): Promise<Uint8Array> {
       signal.removeEventListener("abort", onAbort)
     );
   });
+}
+
+const made = new Set<string>();
+
+/** Creates the directory of `path` below `out` (once per directory and thread). */
+async function ensureDirectory(out: string, path: string): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  if (slash < 0) return;
+  const dir = `${out}/${path.slice(0, slash)}`;
+  if (made.has(dir)) return;
+  await disk("create the directory", () => Deno.mkdir(dir, { recursive: true }));
+  made.add(dir);
 }
 
 /** The directory, inside the output directory, of the notes on resumable partial files. */

@@ -10,7 +10,21 @@
  * @module
  */
 
-/** One URL read from a list, with the optional columns that came with it. */
+/**
+ * One URL read from a list, with the optional columns that came with it.
+ *
+ * @example
+ * ```ts
+ * import { type InputEntry, readEntries } from "./input.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const jsonl = '{"url": "https://example.com/a.png", "name": "a-cat.png"}\n';
+ * const stream = ReadableStream.from([new TextEncoder().encode(jsonl)]);
+ * const [entry] = await Array.fromAsync(readEntries(stream, "jsonl"));
+ * const expected: InputEntry = { line: 1, url: "https://example.com/a.png", name: "a-cat.png" };
+ * assert.deepEqual(entry, expected);
+ * ```
+ */
 export interface InputEntry {
   /** The 1-based physical line the entry starts on. */
   line: number;
@@ -22,7 +36,25 @@ export interface InputEntry {
   sha256?: string;
 }
 
-/** Something in a list that is not a usable entry; reading goes on after it. */
+/**
+ * Something in a list that is not a usable entry; reading goes on after it.
+ *
+ * @example Tell problems from entries with `"error" in item`
+ * ```ts
+ * import { type InputProblem, readEntries } from "./input.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const list = "https://example.com/a.png\nnot a url\n";
+ * const stream = ReadableStream.from([new TextEncoder().encode(list)]);
+ * const problems: InputProblem[] = [];
+ * for await (const item of readEntries(stream, "lines")) {
+ *   if ("error" in item) problems.push(item);
+ * }
+ * assert.equal(problems.length, 1);
+ * assert.equal(problems[0]!.line, 2);
+ * assert.equal(problems[0]!.text, "not a url");
+ * ```
+ */
 export interface InputProblem {
   /** The 1-based physical line the problem starts on. */
   line: number;
@@ -32,7 +64,19 @@ export interface InputProblem {
   error: string;
 }
 
-/** One line of text from {@linkcode readLines}. */
+/**
+ * One line of text from {@linkcode readLines}.
+ *
+ * @example
+ * ```ts
+ * import { type InputLine, readLines } from "./input.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const stream = ReadableStream.from([new TextEncoder().encode("one\ntwo\n")]);
+ * const lines: InputLine[] = await Array.fromAsync(readLines(stream));
+ * assert.deepEqual(lines.map((l) => l.text), ["one", "two"]);
+ * ```
+ */
 export interface InputLine {
   /** The 1-based line number. */
   line: number;
@@ -42,7 +86,18 @@ export interface InputLine {
   truncated?: true;
 }
 
-/** The formats of URL lists: see {@linkcode readEntries}. */
+/**
+ * The formats of URL lists: see {@linkcode readEntries}.
+ *
+ * @example
+ * ```ts
+ * import { formatFromPath, type InputFormat } from "./input.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const format: InputFormat = formatFromPath("urls.tsv.gz");
+ * assert.equal(format, "tsv");
+ * ```
+ */
 export type InputFormat = "lines" | "csv" | "tsv" | "jsonl";
 
 /**

@@ -13,10 +13,49 @@ import { readLines } from "./input.ts";
 import { stableHash } from "./naming.ts";
 import type { DownloadResult } from "./types.ts";
 
-/** The journal's file name inside the output directory. */
+/**
+ * The journal's file name inside the output directory.
+ *
+ * @example
+ * ```ts
+ * import { Journal, JOURNAL_NAME } from "./journal.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const out = await Deno.makeTempDir();
+ * try {
+ *   await (await Journal.open(out)).close();
+ *   assert.ok((await Deno.stat(`${out}/${JOURNAL_NAME}`)).isFile);
+ * } finally {
+ *   await Deno.remove(out, { recursive: true });
+ * }
+ * ```
+ */
 export const JOURNAL_NAME = ".downpour-journal.jsonl";
 
-/** One line of the journal. */
+/**
+ * One line of the journal.
+ *
+ * @example The failures an earlier run recorded
+ * ```ts
+ * import { Journal, type JournalEntry } from "./journal.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const out = await Deno.makeTempDir();
+ * try {
+ *   const journal = await Journal.open(out);
+ *   const failure = { url: "http://a/x.png", ok: false, bytes: 0, attempts: 1, ms: 1 };
+ *   journal.record({ ...failure, status: 404, reason: "http" });
+ *   await journal.close();
+ *   const again = await Journal.open(out);
+ *   const [entry]: JournalEntry[] = again.failures();
+ *   await again.close();
+ *   assert.equal(entry?.url, "http://a/x.png");
+ *   assert.equal(entry?.status, 404);
+ * } finally {
+ *   await Deno.remove(out, { recursive: true });
+ * }
+ * ```
+ */
 export interface JournalEntry {
   /** The URL as given. */
   url: string;
@@ -29,7 +68,7 @@ export interface JournalEntry {
   status?: number;
   reason?: string;
   error?: string;
-  /** When it finished, as an ISO date. */
+  /** When it finished, as an ISO date (to the second). */
   at: string;
 }
 
@@ -63,6 +102,9 @@ export class Journal {
   #writing: Promise<void> = Promise.resolve();
   #error: Error | undefined;
   #encoder = new TextEncoder();
+  /** The time of the entries, to the second, computed at most once a second. */
+  #at = "";
+  #clock = 0;
 
   private constructor(
     file: Deno.FsFile,
@@ -144,7 +186,12 @@ export class Journal {
    */
   record(result: DownloadResult & { etag?: string }): void {
     if (result.skipped) return;
-    const entry: JournalEntry = { url: result.url, ok: result.ok, at: new Date().toISOString() };
+    const now = Date.now();
+    if (now - this.#clock >= 1000) {
+      this.#clock = now;
+      this.#at = new Date(now).toISOString();
+    }
+    const entry: JournalEntry = { url: result.url, ok: result.ok, at: this.#at };
     if (result.path !== undefined) entry.path = result.path;
     if (result.ok) entry.bytes = result.bytes;
     if (result.sha256) entry.sha256 = result.sha256;
@@ -153,7 +200,8 @@ export class Journal {
     if (result.reason) entry.reason = result.reason;
     if (result.error) entry.error = result.error;
     if (this.#lines.push(JSON.stringify(entry)) === 1) {
-      this.#writing = this.#writing.then(() => new Promise((resolve) => setTimeout(resolve, 0)))
+      // Lines are gathered for a moment and written together: one write, not one per file.
+      this.#writing = this.#writing.then(() => new Promise((resolve) => setTimeout(resolve, 50)))
         .then(() => this.#flush());
     }
   }

@@ -440,7 +440,20 @@ class HashSet64 {
   }
 }
 
-/** What {@linkcode NameAllocator.allocate} decided for one URL. */
+/**
+ * What {@linkcode NameAllocator.allocate} decided for one URL.
+ *
+ * @example
+ * ```ts
+ * import { type Allocation, NameAllocator } from "./naming.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const names = new NameAllocator();
+ * const url = new URL("https://example.com/a/cat.png");
+ * const allocation: Allocation = names.allocate(url, "tabby.png");
+ * assert.deepEqual(allocation, { name: "tabby.png", duplicate: false });
+ * ```
+ */
 export interface Allocation {
   /** The file name, unique in this run (compared case-insensitively). */
   name: string;

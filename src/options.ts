@@ -35,6 +35,21 @@ export interface DownloadOptions {
    * still there with the same size, are skipped without a request. Default: true.
    */
   journal?: boolean;
+  /** `flat` puts every file in `out`; `shard` puts the Nth URL of the input in `out/NNNN/` (1,000 a directory). Default: flat. */
+  layout?: "flat" | "shard";
+  /** Requests per second per host, as a token bucket; 0 means no limit. Default: 0. */
+  rate?: number;
+  /** Fetch each host's robots.txt once and skip the URLs it disallows for our user agent. Default: false. */
+  robots?: boolean;
+  /**
+   * Refuse URLs, and redirects, whose host resolves to a loopback, private, link-local or
+   * unique-local address (against SSRF, for services that take URLs from others). Default: false.
+   */
+  denyPrivate?: boolean;
+  /** Skip responses whose `X-Robots-Tag` says `noai` or `noimageai`. Default: false. */
+  honorNoAi?: boolean;
+  /** Keep only the URLs in this shard of the input: `{ index: K, count: N }`, by a stable hash of the URL. */
+  shard?: { index: number; count: number };
   /** Stops the run: nothing more is dispatched, downloads in flight are aborted and their temporary files removed. */
   signal?: AbortSignal;
 }
@@ -54,6 +69,12 @@ export interface ResolvedOptions {
   maxRedirects: number;
   userAgent: string;
   journal: boolean;
+  layout: "flat" | "shard";
+  rate: number;
+  robots: boolean;
+  denyPrivate: boolean;
+  honorNoAi: boolean;
+  shard?: { index: number; count: number };
   signal?: AbortSignal;
 }
 
@@ -86,6 +107,26 @@ function integer(
   if (!Number.isSafeInteger(value) || value < min) {
     const what = min === 0 ? "a non-negative integer" : "a positive integer";
     throw new RangeError(`Cannot start download: '${name}' must be ${what}, got ${value}`);
+  }
+  return value;
+}
+
+function layout(value: unknown): "flat" | "shard" {
+  if (value === undefined) return "flat";
+  if (value !== "flat" && value !== "shard") {
+    throw new TypeError(
+      `Cannot start download: 'layout' must be "flat" or "shard", got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+function rate(value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(
+      `Cannot start download: 'rate' must be a number of requests per second >= 0, got ${value}`,
+    );
   }
   return value;
 }
@@ -145,6 +186,11 @@ export function resolveOptions(options: DownloadOptions): ResolvedOptions {
     maxRedirects: integer(options.maxRedirects, "maxRedirects", DEFAULTS.maxRedirects, 0),
     userAgent: options.userAgent ?? DEFAULTS.userAgent,
     journal: options.journal === undefined ? true : flag(options.journal, "journal"),
+    layout: layout(options.layout),
+    rate: rate(options.rate),
+    robots: flag(options.robots, "robots"),
+    denyPrivate: flag(options.denyPrivate, "denyPrivate"),
+    honorNoAi: flag(options.honorNoAi, "honorNoAi"),
   };
   if (resolved.workers > 256) {
     throw new RangeError(
@@ -152,5 +198,19 @@ export function resolveOptions(options: DownloadOptions): ResolvedOptions {
     );
   }
   if (options.signal) resolved.signal = options.signal;
+  if (options.shard !== undefined) {
+    const { index, count } = options.shard ?? {};
+    if (
+      !Number.isSafeInteger(count) || !Number.isSafeInteger(index) || count! < 1 || index! < 0 ||
+      index! >= count!
+    ) {
+      throw new RangeError(
+        `Cannot start download: 'shard' must be { index, count } with 0 <= index < count, got ${
+          JSON.stringify(options.shard)
+        }`,
+      );
+    }
+    resolved.shard = { index: index!, count: count! };
+  }
   return resolved;
 }

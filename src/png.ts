@@ -6,16 +6,53 @@
  * @module
  */
 
-/** The smallest `minBytes` {@linkcode syntheticPng} accepts. */
+/**
+ * The smallest `minBytes` {@linkcode syntheticPng} accepts.
+ *
+ * @example
+ * ```ts
+ * import { MIN_PNG_BYTES, syntheticPng } from "./png.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const tiny = await syntheticPng(0, { minBytes: MIN_PNG_BYTES, maxBytes: MIN_PNG_BYTES });
+ * assert.ok(tiny.length < 2 * MIN_PNG_BYTES);
+ * await assert.rejects(syntheticPng(0, { minBytes: MIN_PNG_BYTES - 1 }), RangeError);
+ * ```
+ */
 export const MIN_PNG_BYTES = 100;
 
-/** The default size range of {@linkcode syntheticPng}, in bytes. */
+/**
+ * The default size range of {@linkcode syntheticPng}, in bytes.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_PNG_BYTES, syntheticPng } from "./png.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const png = await syntheticPng(0);
+ * assert.ok(png.length >= DEFAULT_PNG_BYTES.min * 0.9);
+ * assert.ok(png.length <= DEFAULT_PNG_BYTES.max * 1.1);
+ * ```
+ */
 export const DEFAULT_PNG_BYTES: { readonly min: number; readonly max: number } = {
   min: 4_000,
   max: 40_000,
 };
 
-/** Options of {@linkcode syntheticPng} and {@linkcode writePngs}. */
+/**
+ * Options of {@linkcode syntheticPng} and {@linkcode writePngs}.
+ *
+ * @example Another seed, other pictures
+ * ```ts
+ * import { syntheticPng, type SyntheticPngOptions } from "./png.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const small: SyntheticPngOptions = { minBytes: 500, maxBytes: 1_000 };
+ * const a = await syntheticPng(0, small);
+ * const b = await syntheticPng(0, { ...small, seed: 2 });
+ * assert.notDeepEqual(a, b);
+ * ```
+ */
 export interface SyntheticPngOptions {
   /** The smallest file to aim for, in bytes (at least {@linkcode MIN_PNG_BYTES}). Default 4,000. */
   minBytes?: number;

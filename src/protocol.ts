@@ -19,6 +19,10 @@ export interface WorkerConfig {
   totalTimeout: number;
   maxRedirects: number;
   userAgent: string;
+  /** Refuse hosts (and redirects) that resolve to private addresses. */
+  denyPrivate: boolean;
+  /** Skip responses whose X-Robots-Tag says noai or noimageai. */
+  honorNoAi: boolean;
 }
 
 /** One download handed to a worker. */

@@ -7,6 +7,7 @@
  */
 
 import type { Outcome } from "./protocol.ts";
+import { AdaptiveLimit, TokenBucket } from "./rate_limit.ts";
 
 /** HTTP statuses that are worth asking again. */
 export const RETRY_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
@@ -39,6 +40,8 @@ export interface SchedulerOptions {
   perHost: number;
   /** Retries per URL after a retryable failure. */
   retries: number;
+  /** Requests per second per host (a token bucket); 0 or absent means no limit. */
+  rate?: number;
   /** The first back-off delay in milliseconds; it doubles with each retry. Default 500. */
   backoffBase?: number;
   /** The longest back-off delay in milliseconds. Default 30,000. */
@@ -57,6 +60,9 @@ export type Decision =
   | { final: false; delay: number };
 
 interface Host {
+  /** The host's in-flight limit: `perHost`, halved by throttling, slowly recovering. */
+  limit: AdaptiveLimit;
+  bucket?: TokenBucket;
   inflight: number;
   waiting: Task[];
   /** `performance.now()` until which nothing is sent to this host. */
@@ -122,7 +128,9 @@ export class Scheduler {
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #delayed = 0;
   #waiting = 0;
-  #options: Required<Omit<SchedulerOptions, "onReady">> & Pick<SchedulerOptions, "onReady">;
+  #options:
+    & Required<Omit<SchedulerOptions, "onReady" | "rate">>
+    & Pick<SchedulerOptions, "onReady" | "rate">;
 
   /** @param options The settings. */
   constructor(options: SchedulerOptions) {
@@ -152,7 +160,13 @@ export class Scheduler {
   #host(key: string): Host {
     let host = this.#hosts.get(key);
     if (!host) {
-      host = { inflight: 0, waiting: [], pausedUntil: 0 };
+      host = {
+        limit: new AdaptiveLimit(this.#options.perHost),
+        inflight: 0,
+        waiting: [],
+        pausedUntil: 0,
+      };
+      if (this.#options.rate) host.bucket = new TokenBucket(this.#options.rate);
       this.#hosts.set(key, host);
     }
     return host;
@@ -169,9 +183,16 @@ export class Scheduler {
       const task = this.#ready.shift();
       if (!task) return undefined;
       const host = this.#host(task.host);
-      if (host.inflight >= this.#options.perHost || host.pausedUntil > now) {
+      if (host.inflight >= host.limit.current || host.pausedUntil > now) {
         host.waiting.push(task);
         this.#waiting++;
+        continue;
+      }
+      const wait = host.bucket?.take() ?? 0;
+      if (wait > 0) {
+        host.waiting.push(task);
+        this.#waiting++;
+        this.#pause(task.host, host, wait);
         continue;
       }
       host.inflight++;
@@ -184,11 +205,14 @@ export class Scheduler {
   /** Moves a host's waiting tasks back to the front of the line, as many as may start. */
   #release(key: string, host: Host): void {
     if (host.pausedUntil > performance.now()) return;
-    const room = this.#options.perHost - host.inflight;
+    const room = host.limit.current - host.inflight;
     const moved = host.waiting.splice(0, Math.max(0, room));
     this.#waiting -= moved.length;
     for (let i = moved.length - 1; i >= 0; i--) this.#ready.unshift(moved[i]!);
-    if (host.inflight === 0 && host.waiting.length === 0 && host.timer === undefined) {
+    if (
+      host.inflight === 0 && host.waiting.length === 0 && host.timer === undefined &&
+      !host.bucket && host.limit.current === this.#options.perHost
+    ) {
       this.#hosts.delete(key);
     }
   }
@@ -215,8 +239,12 @@ export class Scheduler {
     host.inflight--;
     let decision: Decision;
     if (outcome.ok) {
+      host.limit.onSuccess();
       decision = { final: true };
     } else {
+      if (outcome.status === 429 || (outcome.status === 503 && outcome.retryAfter !== undefined)) {
+        host.limit.onThrottle();
+      }
       const retryable = outcome.reason === "network" || outcome.reason === "timeout" ||
         outcome.reason === "length-mismatch" ||
         (outcome.reason === "http" && RETRY_STATUSES.has(outcome.status ?? 0));

@@ -14,7 +14,22 @@ const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const PERIOD = 65_521;
 /** Bodies up to this long are made in one piece; longer ones are streamed. */
 const IN_ONE_PIECE = 1 << 20;
-/** The largest `?gzip-bomb=MB`. */
+/**
+ * The largest `?gzip-bomb=MB`.
+ *
+ * @example One more is refused
+ * ```ts
+ * import { MAX_GZIP_BOMB_MB } from "./server_bodies.ts";
+ * import { parseKnobs } from "./server_faults.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseKnobs(new URLSearchParams(`gzip-bomb=${MAX_GZIP_BOMB_MB}`)), {
+ *   gzipBomb: MAX_GZIP_BOMB_MB,
+ * });
+ * const tooBig = parseKnobs(new URLSearchParams(`gzip-bomb=${MAX_GZIP_BOMB_MB + 1}`));
+ * assert.equal(typeof tooBig, "string");
+ * ```
+ */
 export const MAX_GZIP_BOMB_MB = 4096;
 
 /** The pattern twice over, so that any `PERIOD` bytes of it are one contiguous slice. */

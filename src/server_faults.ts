@@ -10,7 +10,19 @@ import type { ResolvedServerOptions } from "./server_options.ts";
 import type { StreamTracker } from "./server_streams.ts";
 import { MAX_GZIP_BOMB_MB } from "./server_bodies.ts";
 
-/** The per-URL fault knobs of one request, read from its query string. */
+/**
+ * The per-URL fault knobs of one request, read from its query string by {@linkcode parseKnobs}.
+ *
+ * @example
+ * ```ts
+ * import { type Knobs, parseKnobs } from "./server_faults.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const knobs = parseKnobs(new URLSearchParams("truncate=100&latency=5&html=1&other=x"));
+ * const expected: Knobs = { latency: 5, truncate: 100, html: true };
+ * assert.deepEqual(knobs, expected);
+ * ```
+ */
 export interface Knobs {
   /** `?latency=MS`: milliseconds to wait before answering, on top of the server's latency. */
   latency?: number;
@@ -123,7 +135,23 @@ export function parseKnobs(params: URLSearchParams): Knobs | string {
   return knobs as Knobs;
 }
 
-/** How a body is cut short. */
+/**
+ * How a body is cut short.
+ *
+ * @example
+ * ```ts
+ * import { type Cut, FaultPlanner, parseKnobs } from "./server_faults.ts";
+ * import { resolveServerOptions } from "./server_options.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const planner = new FaultPlanner(resolveServerOptions({}));
+ * const url = new URL("http://localhost/img/1.png?stall=10");
+ * const knobs = parseKnobs(url.searchParams);
+ * assert.ok(typeof knobs !== "string");
+ * const cut: Cut | undefined = planner.plan(url, knobs, true).cut;
+ * assert.deepEqual(cut, { mode: "stall", bytes: 10 });
+ * ```
+ */
 export interface Cut {
   /** `truncate` ends the body early; `stall` stops sending until the server closes. */
   mode: "truncate" | "stall";
@@ -131,7 +159,23 @@ export interface Cut {
   bytes?: number;
 }
 
-/** What goes wrong with one request, decided by {@linkcode FaultPlanner.plan}. */
+/**
+ * What goes wrong with one request, decided by {@linkcode FaultPlanner.plan}.
+ *
+ * @example A 429 with Retry-After
+ * ```ts
+ * import { type FaultPlan, FaultPlanner, parseKnobs } from "./server_faults.ts";
+ * import { resolveServerOptions } from "./server_options.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const planner = new FaultPlanner(resolveServerOptions({}));
+ * const url = new URL("http://localhost/a.png?status=429&retry-after=3");
+ * const knobs = parseKnobs(url.searchParams);
+ * assert.ok(typeof knobs !== "string");
+ * const plan: FaultPlan = planner.plan(url, knobs, true);
+ * assert.deepEqual(plan, { latencyMs: 0, status: 429, retryAfter: "3" });
+ * ```
+ */
 export interface FaultPlan {
   /** Milliseconds to wait before answering. */
   latencyMs: number;
@@ -147,7 +191,21 @@ export interface FaultPlan {
   wrongLength?: number;
 }
 
-/** How many requests for a URL may get a global fault; later ones never do. */
+/**
+ * How many requests for a URL may get a global fault; later ones never do.
+ *
+ * @example Every body truncated, but only at first
+ * ```ts
+ * import { FAULTY_ATTEMPTS, FaultPlanner } from "./server_faults.ts";
+ * import { resolveServerOptions } from "./server_options.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const planner = new FaultPlanner(resolveServerOptions({ pTruncate: 1 }));
+ * const url = new URL("http://localhost/img/1.png");
+ * const cuts = Array.from({ length: FAULTY_ATTEMPTS + 2 }, () => planner.plan(url, {}, true).cut);
+ * assert.equal(cuts.filter((cut) => cut !== undefined).length, FAULTY_ATTEMPTS);
+ * ```
+ */
 export const FAULTY_ATTEMPTS = 3;
 
 /** A 32-bit FNV-1a hash of a string, mixed with some numbers. */

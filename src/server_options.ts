@@ -12,6 +12,18 @@ import { DEFAULT_PNG_BYTES, MIN_PNG_BYTES } from "./png.ts";
  * path and query, and how many requests for that exact path and query came before it, so runs are
  * reproducible. The first three requests for a URL may get a fault, later ones never do: a client
  * that retries three times gets every file.
+ *
+ * @example A small, flaky server
+ * ```ts
+ * import { serve, type ServerOptions } from "../server.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: ServerOptions = { images: 3, minBytes: 500, maxBytes: 1_000, p503: 1 };
+ * await using server = await serve(options);
+ * const first = await fetch(new URL("img/0.png", server.url));
+ * await first.body?.cancel();
+ * assert.equal(first.status, 503);
+ * ```
  */
 export interface ServerOptions {
   /** A directory to serve files from, for paths that are not the server's own routes. */
@@ -42,7 +54,20 @@ export interface ServerOptions {
   pRedirect?: number;
 }
 
-/** {@linkcode ServerOptions} with every default filled in and every value checked. */
+/**
+ * {@linkcode ServerOptions} with every default filled in and every value checked.
+ *
+ * @example
+ * ```ts
+ * import { type ResolvedServerOptions, resolveServerOptions } from "./server_options.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const resolved: ResolvedServerOptions = resolveServerOptions({ images: 5 });
+ * assert.equal(resolved.images, 5);
+ * assert.equal(resolved.p500, 0);
+ * assert.equal(resolved.dir, undefined);
+ * ```
+ */
 export type ResolvedServerOptions = Required<Omit<ServerOptions, "dir">> & { dir?: string };
 
 function number(value: unknown, name: string, fallback: number): number {

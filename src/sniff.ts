@@ -4,7 +4,30 @@
  * @module
  */
 
-/** The image formats {@linkcode sniffImage} recognises. */
+/**
+ * The image formats {@linkcode sniffImage} recognises.
+ *
+ * @example File extensions for the formats
+ * ```ts
+ * import { type ImageType, sniffImage } from "./sniff.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const extension: Record<ImageType, string> = {
+ *   png: "png",
+ *   jpeg: "jpg",
+ *   gif: "gif",
+ *   webp: "webp",
+ *   avif: "avif",
+ *   bmp: "bmp",
+ *   tiff: "tif",
+ *   ico: "ico",
+ *   svg: "svg",
+ * };
+ * const type = sniffImage(new Uint8Array([0xff, 0xd8, 0xff, 0xe0]));
+ * assert.ok(type !== undefined && type !== "html");
+ * assert.equal(extension[type], "jpg");
+ * ```
+ */
 export type ImageType =
   | "png"
   | "jpeg"
@@ -16,7 +39,19 @@ export type ImageType =
   | "ico"
   | "svg";
 
-/** How many leading bytes {@linkcode sniffImage} needs to decide in every case. */
+/**
+ * How many leading bytes {@linkcode sniffImage} needs to decide in every case.
+ *
+ * @example Sniff the start of a file
+ * ```ts
+ * import { SNIFF_BYTES, sniffImage } from "./sniff.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const xml = `<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>`;
+ * const svg = new TextEncoder().encode(xml);
+ * assert.equal(sniffImage(svg.subarray(0, SNIFF_BYTES)), "svg");
+ * ```
+ */
 export const SNIFF_BYTES = 4096;
 
 const AVIF_BRANDS = new Set(["avif", "avis", "mif1", "msf1", "heic", "heix", "heim", "heis"]);

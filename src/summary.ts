@@ -7,7 +7,26 @@
 
 import type { DownloadResult, FailureReason } from "./types.ts";
 
-/** The totals of a run. */
+/**
+ * The totals of a run, from {@linkcode summarize} or {@linkcode Tally.summary}.
+ *
+ * @example
+ * ```ts
+ * import { summarize, type Summary } from "./summary.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const summary: Summary = await summarize([
+ *   { url: "http://a/1.png", ok: true, path: "1.png", bytes: 10, attempts: 1, ms: 1 },
+ *   { url: "http://a/0.png", ok: true, bytes: 10, attempts: 0, ms: 0, skipped: "journal" },
+ *   { url: "http://a/2.png", ok: false, bytes: 0, reason: "timeout", attempts: 4, ms: 9 },
+ * ]);
+ * assert.deepEqual(
+ *   [summary.total, summary.saved, summary.skipped, summary.failed, summary.bytes],
+ *   [3, 1, 1, 1, 10],
+ * );
+ * assert.deepEqual(summary.failures, { timeout: 1 });
+ * ```
+ */
 export interface Summary {
   /** Results seen. */
   total: number;

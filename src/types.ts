@@ -4,7 +4,22 @@
  * @module
  */
 
-/** One thing to download: a URL, optionally with the name to save it under and its expected digest. */
+/**
+ * One thing to download: a URL, optionally with the name to save it under and its expected digest.
+ *
+ * @example
+ * ```ts
+ * import type { DownloadRequest } from "./types.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const request: DownloadRequest = {
+ *   url: "https://example.com/photos/1?size=large",
+ *   name: "cat.jpg",
+ *   sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+ * };
+ * assert.equal(request.sha256?.length, 64);
+ * ```
+ */
 export interface DownloadRequest {
   /** The URL to fetch (http: or https:). */
   url: string | URL;
@@ -14,7 +29,23 @@ export interface DownloadRequest {
   sha256?: string;
 }
 
-/** What {@linkcode download} accepts for each item of its input. */
+/**
+ * What {@linkcode download} accepts for each item of its input: a URL as text, a `URL`, or a
+ * {@linkcode DownloadRequest}.
+ *
+ * @example
+ * ```ts
+ * import type { DownloadInput } from "./types.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const inputs: DownloadInput[] = [
+ *   "https://example.com/a.png",
+ *   new URL("https://example.com/b.png"),
+ *   { url: "https://example.com/c", name: "c.png" },
+ * ];
+ * assert.equal(inputs.length, 3);
+ * ```
+ */
 export type DownloadInput = string | URL | DownloadRequest;
 
 /**
@@ -33,6 +64,16 @@ export type DownloadInput = string | URL | DownloadRequest;
  * - `robots`: refused by the host's robots.txt.
  * - `private`: refused because it resolves to a private address.
  * - `opt-out`: the server's X-Robots-Tag opts out of AI use.
+ *
+ * @example Count the failures that are worth a retry later
+ * ```ts
+ * import type { FailureReason } from "./types.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const transient = new Set<FailureReason>(["network", "timeout", "http"]);
+ * const reasons: FailureReason[] = ["timeout", "not-image", "network"];
+ * assert.equal(reasons.filter((reason) => transient.has(reason)).length, 2);
+ * ```
  */
 export type FailureReason =
   | "invalid-url"
@@ -49,7 +90,30 @@ export type FailureReason =
   | "private"
   | "opt-out";
 
-/** The outcome of one URL, yielded by {@linkcode download} as soon as it is known. */
+/**
+ * The outcome of one URL, yielded by {@linkcode download} as soon as it is known.
+ *
+ * @example A success and a failure
+ * ```ts
+ * import type { DownloadResult } from "./types.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const results: DownloadResult[] = [
+ *   { url: "http://a/1.png", ok: true, path: "1.png", bytes: 10, status: 200, attempts: 1, ms: 3 },
+ *   {
+ *     url: "http://a/2.png",
+ *     ok: false,
+ *     bytes: 0,
+ *     status: 404,
+ *     reason: "http",
+ *     error: "the server answered 404 Not Found",
+ *     attempts: 1,
+ *     ms: 2,
+ *   },
+ * ];
+ * assert.deepEqual(results.filter((r) => !r.ok).map((r) => r.reason), ["http"]);
+ * ```
+ */
 export interface DownloadResult {
   /** The URL exactly as it was given. */
   url: string;

@@ -4,11 +4,25 @@
  * @module
  */
 
-/** The reason a {@linkcode Watch} aborts with; its message is a sentence for the user. */
+/**
+ * The reason a {@linkcode Watch} aborts with; its message is a sentence for the user.
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError } from "./watchdog.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new TimeoutError("idle", "no data for 30 s; the server stalled (--idle-timeout)");
+ * assert.equal(error.name, "TimeoutError");
+ * assert.equal(error.limit, "idle");
+ * ```
+ */
 export class TimeoutError extends Error {
   /** Which limit ran out. */
   readonly limit: "headers" | "idle" | "total";
   /**
+   * Makes the error.
+   *
    * @param limit Which limit ran out.
    * @param message A sentence for the user.
    */
@@ -19,16 +33,43 @@ export class TimeoutError extends Error {
   }
 }
 
-/** The time limits a {@linkcode Watch} enforces, in milliseconds (`total` 0 = none). */
+/**
+ * The time limits a {@linkcode Watch} enforces, in milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { type Limits, Watch } from "./watchdog.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const limits: Limits = { headersTimeout: 30_000, idleTimeout: 30_000, totalTimeout: 0 };
+ * assert.equal(new Watch(limits).signal.aborted, false);
+ * ```
+ */
 export interface Limits {
+  /** How long to wait for response headers (again after each redirect). */
   headersTimeout: number;
+  /** How long the body may go without a byte. */
   idleTimeout: number;
+  /** How long the whole download may take; 0 for no limit. */
   totalTimeout: number;
 }
 
 const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
 
-/** One download's deadlines; abort its `signal` through the watchdog or by hand. */
+/**
+ * One download's deadlines; abort its `signal` through the watchdog or by hand.
+ *
+ * @example Headers that never came
+ * ```ts
+ * import { Watch } from "./watchdog.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const watch = new Watch({ headersTimeout: 1_000, idleTimeout: 5_000, totalTimeout: 0 });
+ * assert.equal(watch.check(performance.now()), false);
+ * assert.equal(watch.check(performance.now() + 2_000), true);
+ * assert.equal(watch.signal.reason.limit, "headers");
+ * ```
+ */
 export class Watch {
   /** Aborted with a {@linkcode TimeoutError} when a deadline passes. */
   readonly controller: AbortController = new AbortController();
@@ -37,7 +78,11 @@ export class Watch {
   #end: number;
   #phase: "headers" | "idle" = "headers";
 
-  /** @param limits The time limits. */
+  /**
+   * Starts the clock: the headers are awaited from now.
+   *
+   * @param limits The time limits.
+   */
   constructor(limits: Limits) {
     this.#limits = limits;
     const now = performance.now();
@@ -117,7 +162,11 @@ export class Watchdog {
   #timer: ReturnType<typeof setInterval> | undefined;
   #interval: number;
 
-  /** @param interval Milliseconds between checks. */
+  /**
+   * Makes a watchdog; its timer starts with the first {@linkcode Watchdog.add}.
+   *
+   * @param interval Milliseconds between checks.
+   */
   constructor(interval = 250) {
     this.#interval = interval;
   }

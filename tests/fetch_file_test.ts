@@ -31,6 +31,8 @@ function config(out: string, extra: Partial<WorkerConfig> = {}): WorkerConfig {
     totalTimeout: 0,
     maxRedirects: 3,
     userAgent: "downpour-test",
+    denyPrivate: false,
+    honorNoAi: false,
     ...extra,
   };
 }

@@ -1,0 +1,615 @@
+/**
+ * robots.txt, as RFC 9309 defines it: which URLs of a site a crawler with a given user agent may
+ * fetch.
+ *
+ * - {@linkcode parseRobots} reads a robots.txt file into the {@linkcode RobotsRules} for one
+ *   user agent.
+ * - {@linkcode RobotsCache} fetches each origin's robots.txt once and checks URLs against it.
+ *
+ * @module
+ */
+
+/** One `Allow` or `Disallow` line of a robots.txt file. */
+export interface RobotsRule {
+  /** `true` for `Allow`, `false` for `Disallow`. */
+  allow: boolean;
+  /** The path pattern as written, e.g. `/private/*.png$`. */
+  path: string;
+}
+
+/** A rule ready for matching. */
+interface CompiledRule {
+  rule: RobotsRule;
+  /** The normalized pattern, without a final `$`. */
+  pattern: string;
+  /** The pattern ended with `$`: the whole path must match, not just its start. */
+  anchored: boolean;
+  /** The pattern holds a `*`. */
+  wildcard: boolean;
+  /** Octets of the normalized pattern, `$` included: the longest match wins. */
+  length: number;
+}
+
+/** Octets that stand for themselves when percent-encoded: ALPHA, DIGIT, `-`, `.`, `_`, `~`. */
+const UNRESERVED = new Uint8Array(128);
+for (let code = 0; code < 128; code++) {
+  const char = String.fromCharCode(code);
+  if (/[A-Za-z0-9\-._~]/.test(char)) UNRESERVED[code] = 1;
+}
+
+const HEX_DIGITS = "0123456789ABCDEF";
+const ENCODER = new TextEncoder();
+
+function hexValue(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const lower = code | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  return -1;
+}
+
+/**
+ * Normalizes a path (or a pattern) for comparison, as RFC 9309 section 2.2.2 asks: characters
+ * outside printable ASCII are percent-encoded as UTF-8, escapes of unreserved characters are
+ * decoded, and the other escapes get uppercase hex digits.
+ */
+function normalize(text: string): string {
+  let plain = true;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x25 || code <= 0x20 || code >= 0x7f) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return text;
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x25) {
+      const high = hexValue(text.charCodeAt(i + 1));
+      const low = hexValue(text.charCodeAt(i + 2));
+      if (high >= 0 && low >= 0) {
+        const byte = high * 16 + low;
+        out += byte < 128 && UNRESERVED[byte]
+          ? String.fromCharCode(byte)
+          : "%" + HEX_DIGITS[high] + HEX_DIGITS[low];
+        i += 2;
+      } else {
+        out += "%";
+      }
+    } else if (code <= 0x20 || code >= 0x7f) {
+      const point = text.codePointAt(i)!;
+      if (point > 0xffff) i++;
+      // A lone surrogate encodes as U+FFFD.
+      for (const byte of ENCODER.encode(String.fromCodePoint(point))) {
+        out += "%" + HEX_DIGITS[byte >> 4] + HEX_DIGITS[byte & 15];
+      }
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+/**
+ * Matches `pattern`, where `*` stands for any characters, against the start of `text` (all of
+ * it when `anchored`). Backtracks only to the last `*`, so it takes at most
+ * `pattern.length * text.length` steps, whatever the pattern.
+ */
+function globMatch(pattern: string, text: string, anchored: boolean): boolean {
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let mark = 0;
+  for (;;) {
+    if (p === pattern.length) {
+      if (!anchored || t === text.length) return true;
+    } else if (pattern.charCodeAt(p) === 0x2a) {
+      star = p++;
+      mark = t;
+      continue;
+    } else if (t < text.length && pattern.charCodeAt(p) === text.charCodeAt(t)) {
+      p++;
+      t++;
+      continue;
+    }
+    if (star === -1 || mark >= text.length) return false;
+    p = star + 1;
+    t = ++mark;
+  }
+}
+
+function compile(rule: RobotsRule): CompiledRule {
+  const normalized = normalize(rule.path);
+  const anchored = normalized.endsWith("$");
+  const pattern = anchored ? normalized.slice(0, -1) : normalized;
+  return {
+    rule,
+    pattern,
+    anchored,
+    wildcard: pattern.includes("*"),
+    length: normalized.length,
+  };
+}
+
+/**
+ * The rules of a robots.txt file that apply to one user agent.
+ *
+ * A URL's path and query are matched against every rule; the rule with the longest pattern
+ * decides, and `Allow` wins a tie. A URL that no rule matches is allowed, and so is
+ * `/robots.txt` itself.
+ *
+ * @example
+ * ```ts
+ * import { RobotsRules } from "./robots.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const rules = new RobotsRules([
+ *   { allow: false, path: "/private" },
+ *   { allow: true, path: "/private/public" },
+ * ]);
+ * assert.equal(rules.allows(new URL("https://example.com/private/x.png")), false);
+ * assert.equal(rules.allows(new URL("https://example.com/private/public/x.png")), true);
+ * assert.deepEqual(rules.match(new URL("https://example.com/private/x.png")), {
+ *   allow: false,
+ *   path: "/private",
+ * });
+ * ```
+ */
+export class RobotsRules {
+  /** The `Crawl-delay` of the matching group, in seconds, if it gave one. */
+  readonly crawlDelay?: number;
+  #rules: CompiledRule[];
+
+  /**
+   * Makes rules from a list; with none, everything is allowed.
+   *
+   * @param rules The `Allow` and `Disallow` lines, in any order. Empty paths are ignored.
+   * @param crawlDelay The `Crawl-delay` in seconds: a finite number >= 0, or `undefined`.
+   * @throws {TypeError} When `rules` is not an array of rules.
+   * @throws {RangeError} When `crawlDelay` is negative or not finite.
+   */
+  constructor(rules: readonly RobotsRule[] = [], crawlDelay?: number) {
+    if (!Array.isArray(rules)) {
+      throw new TypeError(`Cannot make robots.txt rules: expected an array, got ${typeof rules}`);
+    }
+    this.#rules = [];
+    for (const rule of rules) {
+      if (typeof rule?.allow !== "boolean" || typeof rule.path !== "string") {
+        throw new TypeError(
+          `Cannot make robots.txt rules: expected { allow: boolean, path: string }, got ${
+            JSON.stringify(rule)
+          }`,
+        );
+      }
+      if (rule.path !== "") this.#rules.push(compile({ allow: rule.allow, path: rule.path }));
+    }
+    if (crawlDelay !== undefined) {
+      if (typeof crawlDelay !== "number" || !(crawlDelay >= 0) || crawlDelay === Infinity) {
+        throw new RangeError(
+          `Cannot make robots.txt rules: 'crawlDelay' must be a finite number of seconds >= 0, got ${
+            String(crawlDelay)
+          }`,
+        );
+      }
+      this.crawlDelay = crawlDelay;
+    }
+  }
+
+  /**
+   * Finds the rule that decides a URL: of the rules whose pattern matches the URL's path and
+   * query, the one with the longest pattern, `Allow` before `Disallow` on a tie.
+   *
+   * @param url The URL; its origin is not looked at.
+   * @returns The deciding rule, or `undefined` when none matches (or the URL is `/robots.txt`).
+   */
+  match(url: URL): RobotsRule | undefined {
+    if (url.pathname === "/robots.txt") return undefined;
+    const target = normalize(url.pathname + url.search);
+    let best: CompiledRule | undefined;
+    for (const compiled of this.#rules) {
+      if (
+        best &&
+        (compiled.length < best.length ||
+          (compiled.length === best.length && (best.rule.allow || !compiled.rule.allow)))
+      ) {
+        continue; // it could not win anyway
+      }
+      const matched = compiled.wildcard
+        ? globMatch(compiled.pattern, target, compiled.anchored)
+        : compiled.anchored
+        ? target === compiled.pattern
+        : target.startsWith(compiled.pattern);
+      if (matched) best = compiled;
+    }
+    return best && { ...best.rule };
+  }
+
+  /**
+   * Tells whether a URL may be fetched.
+   *
+   * @param url The URL; its origin is not looked at.
+   * @returns `false` when the deciding rule is a `Disallow`, else `true`.
+   */
+  allows(url: URL): boolean {
+    return this.match(url)?.allow ?? true;
+  }
+}
+
+/** The product token of a user agent or a `User-agent` line: leading letters, `_` and `-`. */
+function productToken(text: string): string {
+  const trimmed = text.trim();
+  if (trimmed.startsWith("*")) return "*";
+  return /^[A-Za-z_-]*/.exec(trimmed)![0].toLowerCase();
+}
+
+/** Keys RFC 9309 names, and common misspellings of them, which crawlers should accept. */
+const USER_AGENT_KEYS = new Set(["user-agent", "useragent", "user agent"]);
+const ALLOW_KEYS = new Set(["allow"]);
+const DISALLOW_KEYS = new Set(["disallow", "dissallow", "dissalow", "disalow", "diasllow"]);
+const CRAWL_DELAY_KEYS = new Set(["crawl-delay", "crawldelay", "crawl delay"]);
+
+interface Group {
+  agents: string[];
+  rules: RobotsRule[];
+  crawlDelay?: number;
+}
+
+/**
+ * Parses a robots.txt file and keeps the rules for one user agent, as RFC 9309 says:
+ *
+ * - Lines are grouped by runs of `User-agent` lines; lines before the first are ignored, and so
+ *   are unknown keys and `Sitemap`.
+ * - The groups whose `User-agent` is our product token (e.g. `downpour` for
+ *   `downpour/0.1.0`), compared without case, apply, all of them merged; when there is none,
+ *   the `User-agent: *` groups apply; when there is none of those either, everything is allowed.
+ * - `Allow` and `Disallow` patterns may hold `*` (any characters) and end with `$` (end of the
+ *   URL); an empty `Disallow` allows everything. Patterns not starting with `/` or `*` are
+ *   ignored.
+ * - `Crawl-delay` (not in the RFC, but common) is kept: the largest one in the matching groups.
+ *
+ * @param text The file's text. Comments (`#`), CR/LF/CRLF line ends and a byte order mark are
+ * fine.
+ * @param userAgent Our user agent, e.g. `downpour/0.1.0`; its product token picks the group.
+ * @returns The rules for `userAgent`.
+ * @throws {TypeError} When `text` or `userAgent` is not a string.
+ *
+ * @example
+ * ```ts
+ * import { parseRobots } from "./robots.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const rules = parseRobots(
+ *   [
+ *     "User-agent: *",
+ *     "Disallow: /",
+ *     "",
+ *     "User-agent: Downpour",
+ *     "Disallow: /private/",
+ *     "Disallow: /*.gif$",
+ *     "Crawl-delay: 2",
+ *   ].join("\n"),
+ *   "downpour/0.1.0",
+ * );
+ * assert.equal(rules.allows(new URL("https://example.com/cats/tabby.png")), true);
+ * assert.equal(rules.allows(new URL("https://example.com/private/cat.png")), false);
+ * assert.equal(rules.allows(new URL("https://example.com/cats/funny.gif")), false);
+ * assert.equal(rules.allows(new URL("https://example.com/cats/funny.gif?v=2")), true);
+ * assert.equal(rules.crawlDelay, 2);
+ * ```
+ */
+export function parseRobots(text: string, userAgent: string): RobotsRules {
+  if (typeof text !== "string") {
+    throw new TypeError(`Cannot parse robots.txt: expected a string, got ${typeof text}`);
+  }
+  if (typeof userAgent !== "string") {
+    throw new TypeError(
+      `Cannot parse robots.txt: 'userAgent' must be a string, got ${typeof userAgent}`,
+    );
+  }
+  const ours = productToken(userAgent);
+  const groups: Group[] = [];
+  let group: Group | undefined;
+  let readingAgents = false;
+  for (let line of text.replace(/^\uFEFF/, "").split(/\r\n|\r|\n/)) {
+    const hash = line.indexOf("#");
+    if (hash !== -1) line = line.slice(0, hash);
+    const colon = line.indexOf(":");
+    if (colon === -1) continue;
+    const key = line.slice(0, colon).trim().toLowerCase().replace(/\s+/g, " ");
+    const value = line.slice(colon + 1).trim();
+    if (USER_AGENT_KEYS.has(key)) {
+      if (!group || !readingAgents) {
+        group = { agents: [], rules: [] };
+        groups.push(group);
+        readingAgents = true;
+      }
+      group.agents.push(productToken(value));
+    } else if (ALLOW_KEYS.has(key) || DISALLOW_KEYS.has(key)) {
+      if (!group) continue;
+      readingAgents = false;
+      if (value.startsWith("/") || value.startsWith("*")) {
+        group.rules.push({ allow: ALLOW_KEYS.has(key), path: value });
+      }
+    } else if (CRAWL_DELAY_KEYS.has(key)) {
+      if (!group) continue;
+      readingAgents = false;
+      const delay = /^\d+(?:\.\d+)?$/.test(value) ? Number(value) : NaN;
+      if (Number.isFinite(delay)) group.crawlDelay = Math.max(group.crawlDelay ?? 0, delay);
+    }
+  }
+  let chosen = ours === "" ? [] : groups.filter((g) => g.agents.includes(ours));
+  if (chosen.length === 0) chosen = groups.filter((g) => g.agents.includes("*"));
+  const delays = chosen.flatMap((g) => g.crawlDelay === undefined ? [] : [g.crawlDelay]);
+  return new RobotsRules(
+    chosen.flatMap((g) => g.rules),
+    delays.length === 0 ? undefined : Math.max(...delays),
+  );
+}
+
+/** The settings of a {@linkcode RobotsCache}. */
+export interface RobotsCacheOptions {
+  /** Our user agent: sent with each request, and its product token picks the group. */
+  userAgent: string;
+  /** The `fetch` to use. Default: the global `fetch`. */
+  fetch?: typeof fetch;
+  /** Milliseconds to fetch one robots.txt, redirects and body included. Default 30,000. */
+  timeout?: number;
+  /** Aborts every fetch; origins being fetched then count as unreachable. */
+  signal?: AbortSignal;
+  /**
+   * Milliseconds after which an unreachable robots.txt is asked for again, so that one
+   * passing outage does not shut a site out for a whole run. Default 60,000.
+   */
+  retryUnreachable?: number;
+}
+
+/** What fetching an origin's robots.txt gave. */
+type Entry =
+  | { rules: RobotsRules }
+  | { unreachable: string; expires: number };
+
+/** Redirects followed for one robots.txt; RFC 9309 asks for at least five. */
+const MAX_REDIRECTS = 5;
+
+/** The most bytes of a robots.txt read; RFC 9309 asks for at least 500 KiB. */
+const MAX_BYTES = 500 * 1024;
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+const ALLOW_ALL = new RobotsRules();
+
+/**
+ * Fetches each origin's robots.txt once, and checks URLs against the rules for our user agent.
+ * Checks of an origin made while its robots.txt is on its way wait for that one fetch.
+ *
+ * As RFC 9309 says: a 4xx answer (the file is unavailable) allows everything, except 429,
+ * which counts as the server being unavailable; a 5xx answer, a network error or a timeout
+ * disallows the whole origin (for `retryUnreachable` milliseconds, then it is asked again); up
+ * to five redirects are followed (more allow everything); at most 500 KiB are read.
+ *
+ * @example
+ * ```ts
+ * import { RobotsCache } from "./robots.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (request) =>
+ *   new URL(request.url).pathname === "/robots.txt"
+ *     ? new Response("User-agent: *\nDisallow: /private\n")
+ *     : new Response("ok"));
+ * try {
+ *   const origin = `http://127.0.0.1:${server.addr.port}`;
+ *   const robots = new RobotsCache({ userAgent: "downpour/0.1.0" });
+ *   assert.equal(await robots.check(new URL(`${origin}/cat.png`)), true);
+ *   assert.equal(
+ *     await robots.check(new URL(`${origin}/private/cat.png`)),
+ *     `refused by ${origin}/robots.txt (Disallow: /private)`,
+ *   );
+ * } finally {
+ *   await server.shutdown();
+ * }
+ * ```
+ */
+export class RobotsCache {
+  #userAgent: string;
+  #fetch: typeof fetch;
+  #timeout: number;
+  #signal: AbortSignal | undefined;
+  #retry: number;
+  #entries = new Map<string, Promise<Entry>>();
+  #settled = new Map<string, Entry>();
+
+  /**
+   * Makes an empty cache.
+   *
+   * @param options The user agent, and optionally `fetch`, a timeout and an abort signal.
+   * @throws {TypeError} When an option has the wrong type.
+   * @throws {RangeError} When `timeout` or `retryUnreachable` is not a positive number.
+   */
+  constructor(options: RobotsCacheOptions) {
+    const { userAgent, fetch: fetcher = globalThis.fetch, timeout = 30_000, signal } = options ??
+      {};
+    const { retryUnreachable = 60_000 } = options ?? {};
+    if (typeof userAgent !== "string") {
+      throw new TypeError(
+        `Cannot make a robots.txt cache: 'userAgent' must be a string, got ${typeof userAgent}`,
+      );
+    }
+    if (typeof fetcher !== "function") {
+      throw new TypeError(
+        `Cannot make a robots.txt cache: 'fetch' must be a function, got ${typeof fetcher}`,
+      );
+    }
+    for (const [name, value] of [["timeout", timeout], ["retryUnreachable", retryUnreachable]]) {
+      if (typeof value !== "number" || !(value > 0)) {
+        throw new RangeError(
+          `Cannot make a robots.txt cache: '${name}' must be a positive number of milliseconds, got ${
+            String(value)
+          }`,
+        );
+      }
+    }
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError("Cannot make a robots.txt cache: 'signal' must be an AbortSignal");
+    }
+    this.#userAgent = userAgent;
+    this.#fetch = fetcher;
+    this.#timeout = timeout;
+    this.#signal = signal;
+    this.#retry = retryUnreachable;
+  }
+
+  /**
+   * Checks a URL against its origin's robots.txt, fetching that first if need be. Never
+   * rejects for network or server trouble: that is a refusal.
+   *
+   * @param url The URL to check; URLs other than `http:` and `https:` are always allowed.
+   * @returns `true` when the URL may be fetched, else a sentence naming the robots.txt, e.g.
+   * `refused by http://example.com/robots.txt (Disallow: /private)`.
+   * @throws {TypeError} When `url` is not a `URL`.
+   */
+  async check(url: URL): Promise<true | string> {
+    const entry = await this.#entry(url);
+    if (entry === undefined) return true;
+    const robots = `${url.origin}/robots.txt`;
+    if ("unreachable" in entry) {
+      return `refused: ${robots} was unreachable (${entry.unreachable}), so the whole site is disallowed`;
+    }
+    const rule = entry.rules.match(url);
+    if (!rule || rule.allow) return true;
+    return `refused by ${robots} (Disallow: ${rule.path})`;
+  }
+
+  /**
+   * Gets the rules for a URL's origin, fetching its robots.txt first if need be, e.g. for its
+   * `crawlDelay`.
+   *
+   * @param url Any URL of the origin.
+   * @returns The rules, or `undefined` when the robots.txt was unreachable or `url` is not
+   * `http:` or `https:`.
+   * @throws {TypeError} When `url` is not a `URL`.
+   */
+  async rules(url: URL): Promise<RobotsRules | undefined> {
+    const entry = await this.#entry(url);
+    return entry && "rules" in entry ? entry.rules : undefined;
+  }
+
+  #entry(url: URL): Promise<Entry | undefined> {
+    if (!(url instanceof URL)) {
+      return Promise.reject(
+        new TypeError(`Cannot check robots.txt: expected a URL, got ${typeof url}`),
+      );
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") return Promise.resolve(undefined);
+    const origin = url.origin;
+    const settled = this.#settled.get(origin);
+    let entry = this.#entries.get(origin);
+    if (!entry || (settled && "unreachable" in settled && performance.now() >= settled.expires)) {
+      this.#settled.delete(origin);
+      entry = this.#load(origin).then((loaded) => {
+        this.#settled.set(origin, loaded);
+        return loaded;
+      });
+      this.#entries.set(origin, entry);
+    }
+    return entry;
+  }
+
+  /** Fetches and parses an origin's robots.txt; never rejects. */
+  async #load(origin: string): Promise<Entry> {
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new TimeoutError(this.#timeout)),
+      this.#timeout,
+    );
+    const onAbort = () => controller.abort(this.#signal!.reason);
+    if (this.#signal?.aborted) onAbort();
+    else this.#signal?.addEventListener("abort", onAbort, { once: true });
+    const unreachable = (why: string): Entry => ({
+      unreachable: why,
+      expires: performance.now() + this.#retry,
+    });
+    try {
+      let target = new URL("/robots.txt", origin);
+      for (let redirects = 0;; redirects++) {
+        const response = await this.#fetch(target, {
+          redirect: "manual",
+          headers: { "user-agent": this.#userAgent, accept: "text/plain, */*;q=0.1" },
+          signal: controller.signal,
+        });
+        const { status } = response;
+        const location = response.headers.get("location");
+        if (REDIRECT_STATUSES.has(status) && location !== null) {
+          await response.body?.cancel();
+          // More redirects than that: the file counts as unavailable, which allows everything.
+          if (redirects === MAX_REDIRECTS) return { rules: ALLOW_ALL };
+          target = new URL(location, target);
+          if (target.protocol !== "http:" && target.protocol !== "https:") {
+            return unreachable(`redirected to ${target.protocol} URL`);
+          }
+          continue;
+        }
+        if (status >= 200 && status < 300) {
+          return { rules: parseRobots(await readCapped(response), this.#userAgent) };
+        }
+        await response.body?.cancel();
+        if (status >= 400 && status < 500 && status !== 429) return { rules: ALLOW_ALL };
+        return unreachable(`HTTP ${status}`);
+      }
+    } catch (error) {
+      if (controller.signal.reason instanceof TimeoutError) {
+        return unreachable(controller.signal.reason.message);
+      }
+      if (controller.signal.aborted) return unreachable("aborted");
+      return unreachable(error instanceof Error ? error.message : String(error));
+    } finally {
+      clearTimeout(timer);
+      this.#signal?.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+class TimeoutError extends Error {
+  constructor(ms: number) {
+    super(`timed out after ${ms} ms`);
+    this.name = "TimeoutError";
+  }
+}
+
+/** Reads at most {@linkcode MAX_BYTES} of a body as UTF-8; a line cut short is dropped. */
+async function readCapped(response: Response): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let cut = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (size + value.byteLength > MAX_BYTES) {
+        chunks.push(value.subarray(0, MAX_BYTES - size));
+        size = MAX_BYTES;
+        cut = true;
+        await reader.cancel();
+        break;
+      }
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  let text = new TextDecoder().decode(bytes);
+  if (cut) {
+    const end = Math.max(text.lastIndexOf("\n"), text.lastIndexOf("\r"));
+    text = end === -1 ? "" : text.slice(0, end);
+  }
+  return text;
+}
