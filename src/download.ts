@@ -7,6 +7,7 @@
 
 import { DiskFullError, OutDirError } from "./errors.ts";
 import { checkUrl } from "./input.ts";
+import { checkPublic } from "./address_guard.ts";
 import { RESUME_DIR } from "./fetch_file.ts";
 import { RobotsCache } from "./robots.ts";
 import { inShard } from "./shard.ts";
@@ -126,6 +127,14 @@ async function resumeNotes(out: string): Promise<Set<string>> {
   return paths;
 }
 
+/** `fetch` that refuses hosts resolving to private addresses. */
+const guardedFetch: typeof fetch = async (input, init) => {
+  const url = new URL(input instanceof Request ? input.url : String(input));
+  const verdict = await checkPublic(url);
+  if (verdict !== true) throw new TypeError(verdict);
+  return await fetch(input, init);
+};
+
 /** Files a directory in the `shard` layout. */
 const SHARD_DIR_SIZE = 1000;
 
@@ -168,6 +177,8 @@ class Engine {
     if (options.robots) {
       this.#robots = new RobotsCache({
         userAgent: options.userAgent,
+        // With denyPrivate, robots.txt (and each of its redirects) is held to the same rule.
+        ...(options.denyPrivate ? { fetch: guardedFetch } : {}),
         timeout: options.headersTimeout,
         ...(options.signal ? { signal: options.signal } : {}),
       });
