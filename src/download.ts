@@ -19,7 +19,29 @@ import type { Outcome, WorkerConfig } from "./protocol.ts";
 import { Scheduler, type Task } from "./scheduler.ts";
 import type { DownloadInput, DownloadResult } from "./types.ts";
 
-/** Where the input may come from: any iterable, sync or async, e.g. an array or a stream. */
+/**
+ * Where the input may come from: any iterable, sync or async, e.g. an array or a generator.
+ *
+ * @example An async generator as the input
+ * ```ts
+ * import { download, type DownloadSource } from "./download.ts";
+ * import { summarize } from "./summary.ts";
+ * import { serve } from "../server.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using server = await serve({ images: 3 });
+ * async function* urls() {
+ *   for (let i = 0; i < 3; i++) yield new URL(`img/${i}.png`, server.url);
+ * }
+ * const source: DownloadSource = urls();
+ * const out = await Deno.makeTempDir();
+ * try {
+ *   assert.equal((await summarize(download(source, { out }))).saved, 3);
+ * } finally {
+ *   await Deno.remove(out, { recursive: true });
+ * }
+ * ```
+ */
 export type DownloadSource = Iterable<DownloadInput> | AsyncIterable<DownloadInput>;
 
 /**

@@ -472,7 +472,17 @@ async function ensureDirectory(out: string, path: string): Promise<void> {
   made.add(dir);
 }
 
-/** The directory, inside the output directory, of the notes on resumable partial files. */
+/**
+ * The directory, inside the output directory, of the notes on resumable partial files.
+ *
+ * @example
+ * ```ts
+ * import { RESUME_DIR } from "./fetch_file.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(RESUME_DIR, ".downpour-resume");
+ * ```
+ */
 export const RESUME_DIR = ".downpour-resume";
 
 /**
@@ -500,7 +510,18 @@ async function writeNote(out: string, note: string, content: ResumeNote): Promis
   await Deno.writeTextFile(note, JSON.stringify(content));
 }
 
-/** What a resume note says. */
+/**
+ * What a resume note says.
+ *
+ * @example
+ * ```ts
+ * import type { ResumeNote } from "./fetch_file.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const note: ResumeNote = { path: "x.png", href: "http://a/x.png", validator: '"v1"' };
+ * assert.equal(note.path, "x.png");
+ * ```
+ */
 export interface ResumeNote {
   /** The final path, relative to the output directory. */
   path: string;

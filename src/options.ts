@@ -4,7 +4,18 @@
  * @module
  */
 
-/** Options for {@linkcode download}. Only `out` is required. */
+/**
+ * Options for {@linkcode download}. Only `out` is required.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULTS, type DownloadOptions } from "./options.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: DownloadOptions = { out: "images", perHost: 2 };
+ * assert.equal(options.concurrency ?? DEFAULTS.concurrency, 16);
+ * ```
+ */
 export interface DownloadOptions {
   /** The directory files go to; created if missing. */
   out: string;
@@ -54,7 +65,18 @@ export interface DownloadOptions {
   signal?: AbortSignal;
 }
 
-/** {@linkcode DownloadOptions} with every default filled in; what the engine and the workers use. */
+/**
+ * {@linkcode DownloadOptions} with every default filled in; what the engine and the workers use.
+ *
+ * @example
+ * ```ts
+ * import { type ResolvedOptions, resolveOptions } from "./options.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const resolved: ResolvedOptions = resolveOptions({ out: "images" });
+ * assert.equal(resolved.layout, "flat");
+ * ```
+ */
 export interface ResolvedOptions {
   out: string;
   workers: number;
@@ -78,10 +100,31 @@ export interface ResolvedOptions {
   signal?: AbortSignal;
 }
 
-/** The version of downpour, as in deno.json. */
+/**
+ * The version of downpour, as in deno.json.
+ *
+ * @example
+ * ```ts
+ * import { VERSION } from "./options.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.match(VERSION, /^\d+\.\d+\.\d+/);
+ * ```
+ */
 export const VERSION = "0.1.0";
 
-/** The defaults of {@linkcode DownloadOptions}, except `workers`, which is the number of cores. */
+/**
+ * The defaults of {@linkcode DownloadOptions}, except `workers`, which is the number of cores.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULTS, VERSION } from "./options.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(DEFAULTS.perHost, 6);
+ * assert.equal(DEFAULTS.userAgent, `downpour/${VERSION}`);
+ * ```
+ */
 export const DEFAULTS = {
   concurrency: 16,
   perHost: 6,

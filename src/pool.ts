@@ -13,7 +13,18 @@ interface Slot {
   stopped: PromiseWithResolvers<void>;
 }
 
-/** What the pool reports to its owner. */
+/**
+ * What the pool reports to its owner.
+ *
+ * @example
+ * ```ts
+ * import type { PoolEvents } from "./pool.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const events: PoolEvents = { outcomes() {}, fatal() {} };
+ * assert.equal(typeof events.outcomes, "function");
+ * ```
+ */
 export interface PoolEvents {
   /** Outcomes of finished jobs; their slots are free again when this is called. */
   outcomes(outcomes: Outcome[]): void;
@@ -26,6 +37,29 @@ export interface PoolEvents {
  *
  * Jobs are queued with {@linkcode WorkerPool.assign} and sent, one message per worker, by
  * {@linkcode WorkerPool.flush}.
+ *
+ * @example
+ * ```ts
+ * import { WorkerPool } from "./pool.ts";
+ * import { serve } from "../server.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using server = await serve({ images: 1 });
+ * const out = await Deno.makeTempDir();
+ * const done = Promise.withResolvers<boolean>();
+ * const pool = new WorkerPool(1, 2, {
+ *   out, maxBytes: 1e6, anyType: false, headersTimeout: 5000, idleTimeout: 5000,
+ *   totalTimeout: 0, maxRedirects: 5, userAgent: "x", denyPrivate: false, honorNoAi: false,
+ * }, { outcomes: (outcomes) => done.resolve(outcomes[0]!.ok), fatal: done.reject });
+ * try {
+ *   pool.assign({ id: 1, href: new URL("img/0.png", server.url).href, path: "0.png" });
+ *   pool.flush();
+ *   assert.equal(await done.promise, true);
+ * } finally {
+ *   await pool.stop();
+ *   await Deno.remove(out, { recursive: true });
+ * }
+ * ```
  */
 export class WorkerPool {
   #slots: Slot[] = [];

@@ -8,7 +8,21 @@
 
 import type { FailureReason } from "./types.ts";
 
-/** What a worker needs to know once, at start. */
+/**
+ * What a worker needs to know once, at start.
+ *
+ * @example
+ * ```ts
+ * import type { WorkerConfig } from "./protocol.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const config: WorkerConfig = {
+ *   out: "images", maxBytes: 1e6, anyType: false, headersTimeout: 1000, idleTimeout: 1000,
+ *   totalTimeout: 0, maxRedirects: 5, userAgent: "x", denyPrivate: false, honorNoAi: false,
+ * };
+ * assert.equal(config.out, "images");
+ * ```
+ */
 export interface WorkerConfig {
   /** The output directory. */
   out: string;
@@ -25,7 +39,18 @@ export interface WorkerConfig {
   honorNoAi: boolean;
 }
 
-/** One download handed to a worker. */
+/**
+ * One download handed to a worker.
+ *
+ * @example
+ * ```ts
+ * import type { Job } from "./protocol.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const job: Job = { id: 1, href: "http://a.example/x.png", path: "x.png" };
+ * assert.equal(job.path, "x.png");
+ * ```
+ */
 export interface Job {
   /** The engine's id for this URL; unique within a run. */
   id: number;
@@ -39,7 +64,18 @@ export interface Job {
   resume?: boolean;
 }
 
-/** What a worker reports for one job. */
+/**
+ * What a worker reports for one job.
+ *
+ * @example
+ * ```ts
+ * import type { Outcome } from "./protocol.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const outcome: Outcome = { id: 1, ok: false, bytes: 0, reason: "http", status: 404 };
+ * assert.equal(outcome.ok, false);
+ * ```
+ */
 export interface Outcome {
   id: number;
   ok: boolean;
@@ -56,13 +92,35 @@ export interface Outcome {
   partial?: boolean;
 }
 
-/** Main thread to worker. */
+/**
+ * Main thread to worker.
+ *
+ * @example
+ * ```ts
+ * import type { ToWorker } from "./protocol.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const message: ToWorker = { type: "stop" };
+ * assert.equal(message.type, "stop");
+ * ```
+ */
 export type ToWorker =
   | { type: "init"; config: WorkerConfig }
   | { type: "jobs"; jobs: Job[] }
   | { type: "stop" };
 
-/** Worker to main thread. */
+/**
+ * Worker to main thread.
+ *
+ * @example
+ * ```ts
+ * import type { FromWorker } from "./protocol.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const message: FromWorker = { type: "outcomes", outcomes: [] };
+ * assert.equal(message.type, "outcomes");
+ * ```
+ */
 export type FromWorker =
   | { type: "outcomes"; outcomes: Outcome[] }
   | { type: "stopped" }

@@ -94,7 +94,20 @@ export class TokenBucket {
   }
 }
 
-/** The settings of an {@linkcode AdaptiveLimit}. */
+/**
+ * The settings of an {@linkcode AdaptiveLimit}.
+ *
+ * @example
+ * ```ts
+ * import { AdaptiveLimit, type AdaptiveLimitOptions } from "./rate_limit.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: AdaptiveLimitOptions = { min: 2 };
+ * const limit = new AdaptiveLimit(8, options);
+ * limit.onThrottle();
+ * assert.equal(limit.current, 4);
+ * ```
+ */
 export interface AdaptiveLimitOptions {
   /** The limit never drops below this: an integer from 1 to `max`. Default 1. */
   min?: number;

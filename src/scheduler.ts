@@ -9,10 +9,35 @@
 import type { Outcome } from "./protocol.ts";
 import { AdaptiveLimit, TokenBucket } from "./rate_limit.ts";
 
-/** HTTP statuses that are worth asking again. */
+/**
+ * HTTP statuses that are worth asking again.
+ *
+ * @example
+ * ```ts
+ * import { RETRY_STATUSES } from "./scheduler.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(RETRY_STATUSES.has(503));
+ * assert.ok(!RETRY_STATUSES.has(404));
+ * ```
+ */
 export const RETRY_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 
-/** One URL on its way through the scheduler. */
+/**
+ * One URL on its way through the scheduler.
+ *
+ * @example
+ * ```ts
+ * import type { Task } from "./scheduler.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const task: Task = {
+ *   id: 1, url: "http://a/x.png", href: "http://a/x.png", host: "a", path: "x.png",
+ *   attempts: 0, started: 0,
+ * };
+ * assert.equal(task.host, "a");
+ * ```
+ */
 export interface Task {
   /** Unique within a run. */
   id: number;
@@ -34,7 +59,18 @@ export interface Task {
   started: number;
 }
 
-/** The scheduler's settings. */
+/**
+ * The scheduler's settings.
+ *
+ * @example
+ * ```ts
+ * import type { SchedulerOptions } from "./scheduler.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options: SchedulerOptions = { perHost: 6, retries: 3, rate: 10 };
+ * assert.equal(options.perHost, 6);
+ * ```
+ */
 export interface SchedulerOptions {
   /** Downloads in flight per host. */
   perHost: number;
@@ -54,7 +90,18 @@ export interface SchedulerOptions {
   random?: () => number;
 }
 
-/** What {@linkcode Scheduler.finish} decided. */
+/**
+ * What {@linkcode Scheduler.finish} decided.
+ *
+ * @example
+ * ```ts
+ * import type { Decision } from "./scheduler.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const decision: Decision = { final: false, delay: 500 };
+ * assert.equal(decision.final, false);
+ * ```
+ */
 export type Decision =
   | { final: true; error?: string }
   | { final: false; delay: number };

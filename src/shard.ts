@@ -8,7 +8,19 @@
 
 import { stableHash } from "./naming.ts";
 
-/** One shard of an input: the `index`-th of `count`. */
+/**
+ * One shard of an input: the `index`-th of `count`.
+ *
+ * @example
+ * ```ts
+ * import { inShard, type Shard } from "./shard.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const shards: Shard[] = [{ index: 0, count: 2 }, { index: 1, count: 2 }];
+ * const url = "https://example.com/cat.png";
+ * assert.equal(shards.filter((shard) => inShard(url, shard)).length, 1);
+ * ```
+ */
 export interface Shard {
   /** Which shard, from 0 to `count - 1`. */
   index: number;
