@@ -474,6 +474,8 @@ class Engine {
     }
     try {
       await this.#pool.stop();
+      // Tidy: the directory of resume notes goes when no note is left in it.
+      await Deno.remove(`${this.#options.out}/${RESUME_DIR}`).catch(() => {});
     } finally {
       try {
         await this.#journal?.close();

@@ -320,6 +320,13 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
     const hash = createHash("sha256");
     const head: Uint8Array[] = [];
     let buffered = 0;
+    let batch = new Uint8Array(0);
+    let filled = 0;
+    const drain = async () => {
+      const bytes = batch.subarray(0, filled);
+      filled = 0;
+      await disk("write the file", () => writeAll(file!, bytes));
+    };
     let total = offset;
     let checked = config.anyType || offset > 0;
     if (offset > 0) {
@@ -329,8 +336,11 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         "open the partial file",
         () => Deno.open(part, { read: true, append: true }),
       );
-      const existing = await disk("read the partial file", () => Deno.readFile(part));
-      hash.update(existing);
+      await disk("read the partial file", async () => {
+        using existing = await Deno.open(part);
+        for await (const chunk of existing.readable) hash.update(chunk);
+      });
+      batch = new Uint8Array(SMALL_BODY);
     }
     watch.touch();
     reader = response.body?.getReader();
@@ -358,7 +368,14 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
       }
       hash.update(value);
       if (file) {
-        await disk("write the file", () => writeAll(file!, value));
+        // Streaming: gather chunks in one reused buffer and write it a mebibyte at a time.
+        if (filled + value.byteLength > batch.byteLength) await drain();
+        if (value.byteLength >= batch.byteLength) {
+          await disk("write the file", () => writeAll(file!, value));
+        } else {
+          batch.set(value, filled);
+          filled += value.byteLength;
+        }
         continue;
       }
       head.push(value);
@@ -384,8 +401,11 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         }
         for (const chunk of head) await disk("write the file", () => writeAll(file!, chunk));
         head.length = 0;
+        buffered = 0;
+        batch = new Uint8Array(SMALL_BODY);
       }
     }
+    if (file && filled > 0) await drain();
     if (declared !== undefined && total !== declared) {
       leftover = "remove";
       return fail(
