@@ -18,6 +18,8 @@ import { TimeoutError, type Watch } from "./watchdog.ts";
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Bodies up to this size are collected in memory and written with one call. */
 const SMALL_BODY = 1024 * 1024;
+/** Large bodies are written this many bytes at a time. */
+const WRITE_BATCH = 256 * 1024;
 
 /** A file-system failure while saving; not the network's fault. */
 class DiskError extends Error {
@@ -340,7 +342,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         using existing = await Deno.open(part);
         for await (const chunk of existing.readable) hash.update(chunk);
       });
-      batch = new Uint8Array(SMALL_BODY);
+      batch = new Uint8Array(WRITE_BATCH);
     }
     watch.touch();
     reader = response.body?.getReader();
@@ -368,7 +370,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
       }
       hash.update(value);
       if (file) {
-        // Streaming: gather chunks in one reused buffer and write it a mebibyte at a time.
+        // Streaming: gather chunks in one reused buffer and write it 256 KiB at a time.
         if (filled + value.byteLength > batch.byteLength) await drain();
         if (value.byteLength >= batch.byteLength) {
           await disk("write the file", () => writeAll(file!, value));
@@ -402,7 +404,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         for (const chunk of head) await disk("write the file", () => writeAll(file!, chunk));
         head.length = 0;
         buffered = 0;
-        batch = new Uint8Array(SMALL_BODY);
+        batch = new Uint8Array(WRITE_BATCH);
       }
     }
     if (file && filled > 0) await drain();
