@@ -16,6 +16,7 @@ work=$(mktemp -d "${TMP:-/tmp}/downpour-scale-XXXXXX")
 port=18091
 trap 'kill "$nginx" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
+chmod 755 "$work"
 mkdir -p "$work/www"
 deno eval "import { syntheticPng } from '$repo/src/png.ts';
 await Deno.writeFile('$work/www/tiny.png', await syntheticPng(0, { minBytes: 200, maxBytes: 300 }));"
@@ -44,9 +45,12 @@ for n in "${counts[@]}"; do
   seq 0 $((n - 1)) | sed "s#^#http://127.0.0.1:$port/img/#; s#\$#.png#" >"$work/list.txt"
   rm -rf "$work/out"
   # shellcheck disable=SC2086
-  /usr/bin/time -f '%e %M' -o "$work/time.txt" \
+  if ! /usr/bin/time -f "%e %M" -o "$work/time.txt" \
     deno run -A ${EXTRA:-} "$repo/cli.ts" -i "$work/list.txt" -o "$work/out" -q --per-host 32 \
-    --layout shard 2>"$work/stderr.txt"
+    --layout shard 2>"$work/stderr.txt"; then
+    tail -5 "$work/stderr.txt" >&2
+    exit 1
+  fi
   read -r wall rss <"$work/time.txt"
   saved=$(find "$work/out" -name '*.png' | wc -l)
   [ "$saved" -eq "$n" ] || { echo "only $saved of $n saved" >&2; cat "$work/stderr.txt" >&2; exit 1; }

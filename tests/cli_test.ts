@@ -185,3 +185,40 @@ Deno.test("SIGINT stops the run, exits 130 and leaves no partial file", async ()
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a gzipped CSV with name and sha256 columns: names the files, checks the digests", async () => {
+  await using server = await serve({ images: 3 });
+  const dir = await tempDir();
+  try {
+    const hex = async (bytes: Uint8Array<ArrayBuffer>) =>
+      Array.from(
+        new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)),
+        (b) => b.toString(16).padStart(2, "0"),
+      ).join("");
+    const url = (i: number) => new URL(`img/${i}.png`, server.url).href;
+    const csv = [
+      "id,url,name,sha256",
+      `1,${url(0)},"cat, the first.png",${await hex(await syntheticPng(0))}`,
+      `2,${url(1)},../../escape.png,`,
+      `3,${url(2)},dog.png,${"0".repeat(64)}`,
+    ].join("\n");
+    const gz = new Uint8Array(
+      await new Response(
+        new Blob([csv]).stream().pipeThrough(new CompressionStream("gzip")),
+      ).arrayBuffer(),
+    );
+    await Deno.writeFile(`${dir}/urls.csv.gz`, gz);
+    const run = await cli(["-i", `${dir}/urls.csv.gz`, "-o", `${dir}/out`, "--json"]);
+    assert.equal(run.code, 1, run.stderr); // the wrong digest fails
+    const results = run.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    const by = (i: number) => results.find((r) => r.url === url(i));
+    assert.equal(by(0).path, "cat, the first.png");
+    assert.deepEqual(await Deno.readFile(`${dir}/out/cat, the first.png`), await syntheticPng(0));
+    assert.ok(by(1).ok);
+    assert.ok(!by(1).path.includes("/") && !by(1).path.startsWith("."), by(1).path);
+    assert.equal(by(2).reason, "checksum");
+    await assert.rejects(Deno.stat(`${dir}/out/dog.png`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
