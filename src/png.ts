@@ -6,6 +6,8 @@
  * @module
  */
 
+import { fmix32 } from "./hash.ts";
+
 /**
  * The smallest `minBytes` {@linkcode syntheticPng} accepts.
  *
@@ -100,16 +102,7 @@ export function crc32(bytes: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** Murmur3's 32-bit finalizer: a cheap, well-mixing hash step. */
-function mix(value: number): number {
-  let h = value >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+const mix = fmix32;
 
 /** A 32-bit hash of two non-negative safe integers. */
 function hashPair(a: number, b: number): number {

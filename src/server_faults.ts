@@ -9,6 +9,7 @@
 import type { ResolvedServerOptions } from "./server_options.ts";
 import type { StreamTracker } from "./server_streams.ts";
 import { MAX_GZIP_BOMB_MB } from "./server_bodies.ts";
+import { fmix32 } from "./hash.ts";
 
 /**
  * The per-URL fault knobs of one request, read from its query string by {@linkcode parseKnobs}.
@@ -216,12 +217,7 @@ function hash(text: string, ...numbers: number[]): number {
     h = Math.imul(h ^ (n >>> 0), 0x01000193);
     h = Math.imul(h ^ Math.floor(n / 0x1_0000_0000), 0x01000193);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 /** The same URL with one query parameter set (or removed, when `value` is undefined). */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { fmix32 } from "./hash.ts";
 import { stableHash } from "./naming.ts";
 
 /**
@@ -151,16 +152,6 @@ export function shardOf(url: string, count: number): number {
   // halves are folded and run through MurmurHash3's finalizer first.
   const mixed = fmix32(hi ^ fmix32(lo));
   return Math.floor(mixed * count / 0x1_0000_0000);
-}
-
-/** MurmurHash3's 32-bit finalizer: every input bit flips each output bit with odds near 1/2. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 /**

@@ -1,29 +1,16 @@
 import assert from "node:assert/strict";
-import { download, type DownloadResult, OutDirError, summarize } from "../mod.ts";
+import { download, OutDirError, summarize } from "../mod.ts";
 import { serve } from "../server.ts";
 import { JOURNAL_NAME } from "../src/journal.ts";
 import { syntheticPng } from "../src/png.ts";
+import { collect, listFiles as listAll } from "./helpers.ts";
 
 async function tempDir(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "downpour-test-" });
 }
 
-async function collect(results: AsyncIterable<DownloadResult>): Promise<DownloadResult[]> {
-  const all: DownloadResult[] = [];
-  for await (const result of results) all.push(result);
-  return all;
-}
-
-/** Every entry of a directory but the journal, recursively, as paths relative to it. */
-async function listFiles(dir: string, prefix = ""): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    if (entry.isDirectory) {
-      names.push(...await listFiles(`${dir}/${entry.name}`, `${prefix}${entry.name}/`));
-    } else if (entry.name !== JOURNAL_NAME) names.push(prefix + entry.name);
-  }
-  return names.sort();
-}
+/** Every file below `dir` but the journal. */
+const listFiles = (dir: string) => listAll(dir, [JOURNAL_NAME]);
 
 Deno.test("download() saves every image with the server's exact bytes", async () => {
   await using server = await serve({ images: 40 });

@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
-import { download, type DownloadResult } from "../mod.ts";
+import { download } from "../mod.ts";
 import { serve } from "../server.ts";
 import { syntheticPng } from "../src/png.ts";
+import { collect } from "./helpers.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const PNG = await syntheticPng(0, { minBytes: 200, maxBytes: 300 });
-
-async function collect(results: AsyncIterable<DownloadResult>): Promise<DownloadResult[]> {
-  const all: DownloadResult[] = [];
-  for await (const result of results) all.push(result);
-  return all;
-}
 
 /** A loopback host that records when each request arrives and how many run at once. */
 interface Host {

@@ -3,25 +3,9 @@ import { DiskFullError, download, type DownloadResult } from "../mod.ts";
 import { serve } from "../server.ts";
 import { JOURNAL_NAME } from "../src/journal.ts";
 import { syntheticPng } from "../src/png.ts";
+import { collect, listFiles } from "./helpers.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
-
-async function collect(results: AsyncIterable<DownloadResult>): Promise<DownloadResult[]> {
-  const all: DownloadResult[] = [];
-  for await (const result of results) all.push(result);
-  return all;
-}
-
-/** Every entry below `dir`, as relative paths, sorted. */
-async function listFiles(dir: string, prefix = ""): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    if (entry.isDirectory) {
-      names.push(...await listFiles(`${dir}/${entry.name}`, `${prefix}${entry.name}/`));
-    } else names.push(prefix + entry.name);
-  }
-  return names.sort();
-}
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
