@@ -214,6 +214,32 @@ async function openSources(paths: string[], format: string | undefined): Promise
 }
 
 /**
+ * Counts the lines that hold something in uncompressed list files, as the total for the
+ * progress line; `undefined` when a file is compressed, not a plain list, or unreadable.
+ */
+async function countLines(paths: string[]): Promise<number | undefined> {
+  let total = 0;
+  for (const path of paths) {
+    if (formatFromPath(path) !== "lines" || path.endsWith(".gz")) return undefined;
+    try {
+      using file = await Deno.open(path);
+      const buffer = new Uint8Array(1 << 16);
+      let previous = 0x0a;
+      for (let n; (n = await file.read(buffer)) !== null;) {
+        for (let i = 0; i < n; i++) {
+          const byte = buffer[i]!;
+          if (previous === 0x0a && byte !== 0x0a && byte !== 0x0d && byte !== 0x23) total++;
+          previous = byte;
+        }
+      }
+    } catch {
+      return undefined;
+    }
+  }
+  return total;
+}
+
+/**
  * The URLs of the arguments and then of each source, in order. A line that is not an http(s)
  * URL becomes a failed result, handed to `skip` with its line number, and the rest go on.
  */
@@ -356,6 +382,18 @@ export async function main(args: string[]): Promise<number> {
 
     Deno.addSignalListener("SIGINT", onSignal);
     Deno.addSignalListener("SIGTERM", onSignal);
+    if (progress) {
+      // The total, for done/total and the ETA: known for arguments, counted for plain files.
+      const files = inputs.filter((path) => path !== "-");
+      if (files.length === inputs.length) {
+        progress.total = positionals.length;
+        if (files.length > 0) {
+          countLines(files).then((n) => {
+            if (n !== undefined) progress.total = positionals.length + n;
+          });
+        }
+      }
+    }
     progress?.start();
     const startedAt = new Date();
     let code: number;
