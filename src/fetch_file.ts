@@ -18,8 +18,8 @@ import { TimeoutError, type Watch } from "./watchdog.ts";
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Bodies up to this size are collected in memory and written with one call. */
 const SMALL_BODY = 1024 * 1024;
-/** Large bodies are written this many bytes at a time. */
-const WRITE_BATCH = 256 * 1024;
+/** Other bodies are read into a buffer of this size, which is written each time it fills. */
+const STREAM_BUFFER = 256 * 1024;
 
 /** A file-system failure while saving; not the network's fault. */
 class DiskError extends Error {
@@ -91,30 +91,28 @@ function shorten(text: string): string {
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const all = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return all;
-}
-
 async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   let at = 0;
   while (at < bytes.byteLength) at += await file.write(bytes.subarray(at));
 }
 
 /** Runs a file-system step, turning its errors into {@linkcode DiskError}s. */
-async function disk<T>(what: string, step: () => Promise<T>): Promise<T> {
+function disk<T>(what: string, step: () => T): T {
   try {
-    return await step();
+    const result = step();
+    return result instanceof Promise
+      ? result.catch((error) => {
+        throw diskError(what, error);
+      }) as T
+      : result;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new DiskError(`could not ${what}: ${message}`, { cause: error });
+    throw diskError(what, error);
   }
+}
+
+function diskError(what: string, error: unknown): DiskError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new DiskError(`could not ${what}: ${message}`, { cause: error });
 }
 
 function networkMessage(error: unknown): string {
@@ -183,7 +181,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
   });
   const part = `${config.out}/${partPath(job.path)}`;
   const meta = resumeNotePath(config.out, job.path);
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let reader: ReadableStreamBYOBReader | undefined;
   let file: Deno.FsFile | undefined;
   /** What to do with the temporary file when this attempt ends without success. */
   let leftover: "none" | "remove" | "keep" = "none";
@@ -306,8 +304,8 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         return fail("checksum", `the SHA-256 is ${sha256}, not the expected ${job.sha256}`);
       }
       leftover = "remove";
-      await disk("write the temporary file", () => Deno.writeFile(part, body));
-      await disk("rename the finished file", () => Deno.rename(part, `${config.out}/${job.path}`));
+      disk("write the temporary file", () => Deno.writeFileSync(part, body));
+      disk("rename the finished file", () => Deno.renameSync(part, `${config.out}/${job.path}`));
       leftover = "none";
       return {
         id: job.id,
@@ -319,18 +317,14 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
       };
     }
 
+    // Any other body streams through one buffer of this download's, filled in place by BYOB
+    // reads: no allocation per chunk, so memory stays flat however large the file.
     const hash = createHash("sha256");
-    const head: Uint8Array[] = [];
-    let buffered = 0;
-    let batch = new Uint8Array(0);
+    let buffer: Uint8Array = new Uint8Array(STREAM_BUFFER);
     let filled = 0;
-    const drain = async () => {
-      const bytes = batch.subarray(0, filled);
-      filled = 0;
-      await disk("write the file", () => writeAll(file!, bytes));
-    };
     let total = offset;
     let checked = config.anyType || offset > 0;
+    let noted = false;
     if (offset > 0) {
       // Appending: the digest must cover the bytes already there.
       leftover = "keep";
@@ -342,17 +336,18 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         using existing = await Deno.open(part);
         for await (const chunk of existing.readable) hash.update(chunk);
       });
-      batch = new Uint8Array(WRITE_BATCH);
     }
     watch.touch();
-    reader = response.body?.getReader();
+    reader = response.body?.getReader({ mode: "byob" });
     // The fetch signal does not always wake a read that is waiting on a stalled connection;
     // cancelling the reader does, so a timeout or a stop can never hang here.
     wake = () => void reader?.cancel(signal.reason).catch(() => {});
     signal.addEventListener("abort", wake, { once: true });
     while (reader) {
-      const { done, value } = await reader.read();
+      const { done, value } = await reader.read(buffer.subarray(filled));
       if (signal.aborted) throw signal.reason;
+      // The read transferred the buffer; its bytes so far are in the new one.
+      if (value) buffer = new Uint8Array(value.buffer);
       if (done) {
         reader = undefined;
         break;
@@ -369,26 +364,16 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         );
       }
       hash.update(value);
-      if (file) {
-        // Streaming: gather chunks in one reused buffer and write it 256 KiB at a time.
-        if (filled + value.byteLength > batch.byteLength) await drain();
-        if (value.byteLength >= batch.byteLength) {
-          await disk("write the file", () => writeAll(file!, value));
-        } else {
-          batch.set(value, filled);
-          filled += value.byteLength;
-        }
-        continue;
-      }
-      head.push(value);
-      buffered += value.byteLength;
-      if (!checked && buffered >= SNIFF_BYTES) {
-        const problem = contentProblem(concat(head, buffered), status);
+      filled += value.byteLength;
+      if (!checked && filled >= SNIFF_BYTES) {
+        const problem = contentProblem(buffer.subarray(0, filled), status);
         if (problem) return fail("not-image", problem);
         checked = true;
       }
-      if (buffered >= SMALL_BODY) {
-        // Large: stream the rest to disk. With a validator, an interrupted body can resume.
+      if (filled < buffer.byteLength) continue;
+      if (!file) {
+        // Larger than the buffer: stream to disk. With a validator, an interrupted body can
+        // resume from what was written.
         leftover = "remove";
         file = await disk(
           "create the temporary file",
@@ -399,15 +384,16 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
             "write the resume note",
             () => writeNote(config.out, meta, { path: job.path, href: job.href, validator }),
           );
+          noted = true;
           leftover = "keep";
         }
-        for (const chunk of head) await disk("write the file", () => writeAll(file!, chunk));
-        head.length = 0;
-        buffered = 0;
-        batch = new Uint8Array(WRITE_BATCH);
       }
+      await disk("write the file", () => writeAll(file!, buffer));
+      filled = 0;
     }
-    if (file && filled > 0) await drain();
+    if (file && filled > 0) {
+      await disk("write the file", () => writeAll(file!, buffer.subarray(0, filled)));
+    }
     if (declared !== undefined && total !== declared) {
       leftover = "remove";
       return fail(
@@ -415,13 +401,9 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         `the body had ${total} bytes but Content-Length said ${declared}; the connection was cut`,
       );
     }
-    let body: Uint8Array | undefined;
-    if (!file) {
-      body = concat(head, buffered);
-      if (!checked) {
-        const problem = contentProblem(body, status);
-        if (problem) return fail("not-image", problem);
-      }
+    if (!file && !checked) {
+      const problem = contentProblem(buffer.subarray(0, filled), status);
+      if (problem) return fail("not-image", problem);
     }
     const sha256 = hash.digest("hex");
     if (job.sha256 && sha256 !== job.sha256) {
@@ -433,11 +415,12 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
       file.close();
       file = undefined;
     } else {
-      await disk("write the temporary file", () => Deno.writeFile(part, body!));
+      const body = buffer.subarray(0, filled);
+      disk("write the temporary file", () => Deno.writeFileSync(part, body));
     }
-    await disk("rename the finished file", () => Deno.rename(part, `${config.out}/${job.path}`));
+    disk("rename the finished file", () => Deno.renameSync(part, `${config.out}/${job.path}`));
     leftover = "none";
-    if (resume || (validator && total >= SMALL_BODY)) await Deno.remove(meta).catch(() => {});
+    if (resume || noted) await Deno.remove(meta).catch(() => {});
     return {
       id: job.id,
       ok: true,
