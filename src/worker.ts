@@ -37,7 +37,7 @@ function report(outcome: Outcome): void {
   if (!flushScheduled) {
     flushScheduled = true;
     // Outcomes that finish in the same turn of the event loop travel together.
-    setTimeout(flush, 0);
+    queueMicrotask(flush);
   }
 }
 

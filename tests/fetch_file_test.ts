@@ -213,6 +213,62 @@ Deno.test("an HTTP error carries its status and Retry-After", async () => {
   );
 });
 
+Deno.test("bodies on each side of the stream buffer's size arrive byte for byte, with or without a length", async () => {
+  const KiB = 1024;
+  const sizes = [100, 256 * KiB - 1, 256 * KiB, 256 * KiB + 1, 3 * 256 * KiB + 17, 1024 * KiB + 5];
+  const bodies = new Map<number, Uint8Array<ArrayBuffer>>();
+  for (const size of sizes) {
+    const body = new Uint8Array(size);
+    for (let i = 0; i < size; i += 65536) {
+      crypto.getRandomValues(body.subarray(i, Math.min(size, i + 65536)));
+    }
+    body.set(PNG.subarray(0, 8));
+    bodies.set(size, body);
+  }
+  await withServer((req) => {
+    const url = new URL(req.url);
+    const body = bodies.get(Number(url.searchParams.get("size")))!;
+    if (url.searchParams.has("length")) return new Response(body);
+    // No Content-Length: chunked, in pieces that never line up with the client's buffer.
+    let at = 0;
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (at >= body.byteLength) return controller.close();
+          controller.enqueue(body.slice(at, at + 7919));
+          at += 7919;
+        },
+      }),
+    );
+  }, async (base, out) => {
+    for (const size of sizes) {
+      for (const length of [true, false]) {
+        const body = bodies.get(size)!;
+        const outcome = await get(
+          `${base}/x.png?size=${size}${length ? "&length" : ""}`,
+          config(out, { maxBytes: 8 * 1024 * KiB }),
+        );
+        const what = `${size} bytes, ${length ? "with" : "without"} a length`;
+        assert.equal(outcome.ok, true, `${what}: ${outcome.error}`);
+        assert.equal(outcome.bytes, size, what);
+        assert.deepEqual(await Deno.readFile(`${out}/x.png`), body, what);
+        const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", body));
+        assert.equal(
+          outcome.sha256,
+          Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join(""),
+          what,
+        );
+        assert.deepEqual(
+          await entries(out),
+          ["x.png"],
+          `${what}: no temporary file or note is left`,
+        );
+        await Deno.remove(`${out}/x.png`);
+      }
+    }
+  });
+});
+
 Deno.test("an interrupted large body resumes with Range and If-Range", async () => {
   const full = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 31) & 0xff);
   full.set(PNG);
