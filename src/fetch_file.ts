@@ -7,13 +7,29 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import type { Hash } from "node:crypto";
 import type { Job, Outcome, WorkerConfig } from "./protocol.ts";
 import { SNIFF_BYTES, sniffImage } from "./sniff.ts";
 import { checkPublic } from "./address_guard.ts";
 import { stableHash } from "./naming.ts";
 import type { FailureReason } from "./types.ts";
 import { TimeoutError, type Watch } from "./watchdog.ts";
+
+/**
+ * node:crypto takes a few tens of milliseconds to load: it loads while the first requests are
+ * on the network, instead of before the worker can take its first job.
+ */
+const nodeCrypto = import("node:crypto");
+let createHash: typeof import("node:crypto").createHash | undefined;
+
+/** A new SHA-256 hash; it waits only while node:crypto is still loading. */
+function sha256Hash(): Hash | Promise<Hash> {
+  if (createHash) return createHash("sha256");
+  return nodeCrypto.then((module) => {
+    createHash = module.createHash;
+    return createHash("sha256");
+  });
+}
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Bodies up to this size are collected in memory and written with one call. */
@@ -299,7 +315,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         const problem = contentProblem(body, status);
         if (problem) return fail("not-image", problem);
       }
-      const sha256 = createHash("sha256").update(body).digest("hex");
+      const sha256 = (await sha256Hash()).update(body).digest("hex");
       if (job.sha256 && sha256 !== job.sha256) {
         return fail("checksum", `the SHA-256 is ${sha256}, not the expected ${job.sha256}`);
       }
@@ -319,7 +335,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
 
     // Any other body streams through one buffer of this download's, filled in place by BYOB
     // reads: no allocation per chunk, so memory stays flat however large the file.
-    const hash = createHash("sha256");
+    const hash = await sha256Hash();
     let buffer: Uint8Array = new Uint8Array(STREAM_BUFFER);
     let filled = 0;
     let total = offset;

@@ -100,6 +100,7 @@ export class Journal {
   #failed: Map<string, JournalEntry>;
   #lines: string[] = [];
   #writing: Promise<void> = Promise.resolve();
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #error: Error | undefined;
   #encoder = new TextEncoder();
   /** The time of the entries, to the second, computed at most once a second. */
@@ -199,10 +200,12 @@ export class Journal {
     if (result.status !== undefined) entry.status = result.status;
     if (result.reason) entry.reason = result.reason;
     if (result.error) entry.error = result.error;
-    if (this.#lines.push(JSON.stringify(entry)) === 1) {
+    if (this.#lines.push(JSON.stringify(entry)) === 1 && this.#timer === undefined) {
       // Lines are gathered for a moment and written together: one write, not one per file.
-      this.#writing = this.#writing.then(() => new Promise((resolve) => setTimeout(resolve, 50)))
-        .then(() => this.#flush());
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#writing = this.#writing.then(() => this.#flush());
+      }, 50);
     }
   }
 
@@ -224,6 +227,9 @@ export class Journal {
    * @throws The first write error, if any (for example, a full disk).
    */
   async close(): Promise<void> {
+    // What is gathered is written now, not when the timer would have fired.
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     await this.#writing;
     await this.#flush();
     this.#file.close();
