@@ -196,15 +196,18 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
     ...extra,
   });
   const part = `${config.out}/${partPath(job.path)}`;
-  const meta = resumeNotePath(config.out, job.path);
+  /** The resume note's path: only computed when a note may exist. */
+  const meta = () => resumeNotePath(config.out, job.path);
   let reader: ReadableStreamBYOBReader | undefined;
   let file: Deno.FsFile | undefined;
   /** What to do with the temporary file when this attempt ends without success. */
   let leftover: "none" | "remove" | "keep" = "none";
+  /** Whether this attempt wrote a resume note. */
+  let noted = false;
   let wake: (() => void) | undefined;
   try {
     // A large partial body from an earlier attempt, with a validator, is resumed.
-    const resume = job.resume ? await resumable(part, meta, job.href) : undefined;
+    const resume = job.resume ? await resumable(part, meta(), job.href) : undefined;
     const headers: Record<string, string> = {
       "user-agent": config.userAgent,
       accept: "image/*,*/*;q=0.5",
@@ -304,7 +307,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
     if (offset === 0 && declared !== undefined && declared <= SMALL_BODY && response.body) {
       // The common case, a small body of known length: read it in one go.
       watch.touch();
-      const body = await bytes(response, signal);
+      const body = await response.bytes();
       if (body.byteLength !== declared) {
         return fail(
           "length-mismatch",
@@ -340,7 +343,6 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
     let filled = 0;
     let total = offset;
     let checked = config.anyType || offset > 0;
-    let noted = false;
     if (offset > 0) {
       // Appending: the digest must cover the bytes already there.
       leftover = "keep";
@@ -398,7 +400,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         if (validator) {
           await disk(
             "write the resume note",
-            () => writeNote(config.out, meta, { path: job.path, href: job.href, validator }),
+            () => writeNote(config.out, meta(), { path: job.path, href: job.href, validator }),
           );
           noted = true;
           leftover = "keep";
@@ -436,7 +438,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
     }
     disk("rename the finished file", () => Deno.renameSync(part, `${config.out}/${job.path}`));
     leftover = "none";
-    if (resume || noted) await Deno.remove(meta).catch(() => {});
+    if (job.resume || noted) await Deno.remove(meta()).catch(() => {});
     return {
       id: job.id,
       ok: true,
@@ -461,24 +463,9 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
     file?.close();
     if (leftover === "remove") {
       await Deno.remove(part).catch(() => {});
-      await Deno.remove(meta).catch(() => {});
+      if (job.resume || noted) await Deno.remove(meta()).catch(() => {});
     }
   }
-}
-
-/**
- * The whole body, or the signal's reason as soon as it aborts: unlike a stream read, this never
- * waits on a stalled connection after the abort.
- */
-function bytes(response: Response, signal: AbortSignal): Promise<Uint8Array> {
-  signal.throwIfAborted();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    response.bytes().then(resolve, reject).finally(() =>
-      signal.removeEventListener("abort", onAbort)
-    );
-  });
 }
 
 const made = new Set<string>();

@@ -171,6 +171,40 @@ Deno.test("a stalled body times out on the idle limit and leaves nothing behind"
   });
 });
 
+Deno.test("a stalled body of known length times out too, read in one piece or streamed", async () => {
+  const cancels: (() => void)[] = [];
+  await withServer((req) => {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(PNG);
+        cancels.push(() => {
+          try {
+            controller.close();
+          } catch {
+            // Already cancelled: the client hung up.
+          }
+        });
+      },
+    });
+    // 1,000 bytes takes the in-memory path; 5 MiB the streaming one.
+    const length = new URL(req.url).pathname === "/small.png" ? "1000" : String(5 * 1024 * 1024);
+    return new Response(body, { headers: { "content-length": length } });
+  }, async (base, out) => {
+    for (const name of ["small.png", "large.png"]) {
+      const started = performance.now();
+      const outcome = await get(
+        `${base}/${name}`,
+        config(out, { idleTimeout: 200, maxBytes: 8 * 1024 * 1024 }),
+      );
+      assert.equal(outcome.reason, "timeout", `${name}: ${outcome.error}`);
+      assert.match(outcome.error!, /no data for 0\.2 s/);
+      assert.ok(performance.now() - started < 3000, name);
+      assert.deepEqual(await entries(out), [], name);
+    }
+    for (const cancel of cancels) cancel();
+  });
+});
+
 Deno.test("a server that never answers times out on the headers limit", async () => {
   let release: () => void = () => {};
   const gate = new Promise<void>((resolve) => release = resolve);
