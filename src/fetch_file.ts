@@ -34,8 +34,19 @@ function sha256Hash(): Hash | Promise<Hash> {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Bodies up to this size are collected in memory and written with one call. */
 const SMALL_BODY = 1024 * 1024;
-/** Other bodies are read into a buffer of this size, which is written each time it fills. */
-const STREAM_BUFFER = 256 * 1024;
+/**
+ * Bodies that are not small and of known length are read into a buffer of this many bytes, which
+ * is written to disk each time it fills.
+ *
+ * @example
+ * ```ts
+ * import { STREAM_BUFFER } from "./fetch_file.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(STREAM_BUFFER, 128 * 1024);
+ * ```
+ */
+export const STREAM_BUFFER = 128 * 1024;
 
 /** A file-system failure while saving; not the network's fault. */
 class DiskError extends Error {
@@ -107,9 +118,14 @@ function shorten(text: string): string {
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+/**
+ * Writes all of `bytes`, synchronously: a write to the page cache takes microseconds, far less
+ * than a hop to the runtime's blocking thread pool and back, and the worker has no other work that
+ * could not wait that long.
+ */
+function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
   let at = 0;
-  while (at < bytes.byteLength) at += await file.write(bytes.subarray(at));
+  while (at < bytes.byteLength) at += file.writeSync(bytes.subarray(at));
 }
 
 /** Runs a file-system step, turning its errors into {@linkcode DiskError}s. */
@@ -406,11 +422,11 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
           leftover = "keep";
         }
       }
-      await disk("write the file", () => writeAll(file!, buffer));
+      disk("write the file", () => writeAll(file!, buffer));
       filled = 0;
     }
     if (file && filled > 0) {
-      await disk("write the file", () => writeAll(file!, buffer.subarray(0, filled)));
+      disk("write the file", () => writeAll(file!, buffer.subarray(0, filled)));
     }
     if (declared !== undefined && total !== declared) {
       leftover = "remove";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fetchToFile, partPath } from "../src/fetch_file.ts";
+import { fetchToFile, partPath, STREAM_BUFFER } from "../src/fetch_file.ts";
 import type { WorkerConfig } from "../src/protocol.ts";
 import { Watch, Watchdog } from "../src/watchdog.ts";
 import { stableHash } from "../src/naming.ts";
@@ -249,7 +249,8 @@ Deno.test("an HTTP error carries its status and Retry-After", async () => {
 
 Deno.test("bodies on each side of the stream buffer's size arrive byte for byte, with or without a length", async () => {
   const KiB = 1024;
-  const sizes = [100, 256 * KiB - 1, 256 * KiB, 256 * KiB + 1, 3 * 256 * KiB + 17, 1024 * KiB + 5];
+  const B = STREAM_BUFFER;
+  const sizes = [100, B - 1, B, B + 1, 3 * B + 17, 1024 * KiB + 5];
   const bodies = new Map<number, Uint8Array<ArrayBuffer>>();
   for (const size of sizes) {
     const body = new Uint8Array(size);
