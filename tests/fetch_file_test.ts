@@ -247,7 +247,7 @@ Deno.test("an HTTP error carries its status and Retry-After", async () => {
   );
 });
 
-Deno.test("bodies on each side of the stream buffer's size arrive byte for byte, with or without a length", async () => {
+Deno.test("bodies on each side of the stream buffer's size arrive byte for byte: with a length, chunked, gzipped", async () => {
   const KiB = 1024;
   const B = STREAM_BUFFER;
   const sizes = [100, B - 1, B, B + 1, 3 * B + 17, 1024 * KiB + 5];
@@ -264,6 +264,10 @@ Deno.test("bodies on each side of the stream buffer's size arrive byte for byte,
     const url = new URL(req.url);
     const body = bodies.get(Number(url.searchParams.get("size")))!;
     if (url.searchParams.has("length")) return new Response(body);
+    if (url.searchParams.has("gzip")) {
+      const gzipped = new Response(body).body!.pipeThrough(new CompressionStream("gzip"));
+      return new Response(gzipped, { headers: { "content-encoding": "gzip" } });
+    }
     // No Content-Length: chunked, in pieces that never line up with the client's buffer.
     let at = 0;
     return new Response(
@@ -277,13 +281,13 @@ Deno.test("bodies on each side of the stream buffer's size arrive byte for byte,
     );
   }, async (base, out) => {
     for (const size of sizes) {
-      for (const length of [true, false]) {
+      for (const mode of ["length", "chunked", "gzip"]) {
         const body = bodies.get(size)!;
         const outcome = await get(
-          `${base}/x.png?size=${size}${length ? "&length" : ""}`,
+          `${base}/x.png?size=${size}&${mode}`,
           config(out, { maxBytes: 8 * 1024 * KiB }),
         );
-        const what = `${size} bytes, ${length ? "with" : "without"} a length`;
+        const what = `${size} bytes, ${mode}`;
         assert.equal(outcome.ok, true, `${what}: ${outcome.error}`);
         assert.equal(outcome.bytes, size, what);
         assert.deepEqual(await Deno.readFile(`${out}/x.png`), body, what);
