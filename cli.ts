@@ -36,6 +36,8 @@ Usage: downpour [options] [URL ...]
       --retries N         retries after network errors, timeouts, 408/429/5xx (default ${DEFAULTS.retries})
       --max-bytes N       largest file kept, in bytes (default ${DEFAULTS.maxBytes})
       --any-type          keep any file, not only images (checked by their first bytes)
+      --digest            compute each file's SHA-256, for --json and the journal (costs CPU;
+                          files with a sha256 column are always checked)
       --headers-timeout S seconds to wait for a response (default ${DEFAULTS.headersTimeout / 1000})
       --idle-timeout S    seconds without data before giving up (default ${
   DEFAULTS.idleTimeout / 1000
@@ -141,6 +143,7 @@ function parse(args: string[]) {
         retries: { type: "string" },
         "max-bytes": { type: "string" },
         "any-type": { type: "boolean" },
+        digest: { type: "boolean" },
         "headers-timeout": { type: "string" },
         "idle-timeout": { type: "string" },
         "total-timeout": { type: "string" },
@@ -330,6 +333,7 @@ export async function main(args: string[]): Promise<number> {
       retries: count(values.retries, "--retries", 0),
       maxBytes: count(values["max-bytes"], "--max-bytes"),
       anyType: values["any-type"] ?? false,
+      digest: values.digest ?? false,
       headersTimeout: seconds(values["headers-timeout"], "--headers-timeout"),
       idleTimeout: seconds(values["idle-timeout"], "--idle-timeout"),
       totalTimeout: seconds(values["total-timeout"], "--total-timeout"),

@@ -216,6 +216,7 @@ class Engine {
       out: options.out,
       maxBytes: options.maxBytes,
       anyType: options.anyType,
+      digest: options.digest,
       headersTimeout: options.headersTimeout,
       idleTimeout: options.idleTimeout,
       totalTimeout: options.totalTimeout,

@@ -16,19 +16,22 @@ import type { FailureReason } from "./types.ts";
 import { TimeoutError, type Watch } from "./watchdog.ts";
 
 /**
- * node:crypto takes a few tens of milliseconds to load: it loads while the first requests are
- * on the network, instead of before the worker can take its first job.
+ * node:crypto takes a few tens of milliseconds and a few MB to load, so it is loaded only by a
+ * worker that hashes, while its first request is on the network.
  */
-const nodeCrypto = import("node:crypto");
+let nodeCrypto: Promise<void> | undefined;
 let createHash: typeof import("node:crypto").createHash | undefined;
+
+function loadCrypto(): Promise<void> {
+  return nodeCrypto ??= import("node:crypto").then((module) => {
+    createHash = module.createHash;
+  });
+}
 
 /** A new SHA-256 hash; it waits only while node:crypto is still loading. */
 function sha256Hash(): Hash | Promise<Hash> {
   if (createHash) return createHash("sha256");
-  return nodeCrypto.then((module) => {
-    createHash = module.createHash;
-    return createHash("sha256");
-  });
+  return loadCrypto().then(() => createHash!("sha256"));
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -188,7 +191,7 @@ function contentProblem(head: Uint8Array, status: number): string | undefined {
  * await using server = Deno.serve({ port: 0, onListen() {} }, () => new Response(png));
  * const out = await Deno.makeTempDir();
  * const config = {
- *   out, maxBytes: 1e6, anyType: false, headersTimeout: 5000, idleTimeout: 5000,
+ *   out, maxBytes: 1e6, anyType: false, digest: false, headersTimeout: 5000, idleTimeout: 5000,
  *   totalTimeout: 0, maxRedirects: 5, userAgent: "example", denyPrivate: false, honorNoAi: false,
  * };
  * const job = { id: 1, href: `http://127.0.0.1:${server.addr.port}/a.png`, path: "a.png" };
@@ -220,6 +223,9 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
   let leftover: "none" | "remove" | "keep" = "none";
   /** Whether this attempt wrote a resume note. */
   let noted = false;
+  /** Whether to compute the SHA-256: when asked to, or to check an expected one. */
+  const hashing = config.digest || job.sha256 !== undefined;
+  if (hashing && !createHash) void loadCrypto();
   let wake: (() => void) | undefined;
   try {
     // A large partial body from an earlier attempt, with a validator, is resumed.
@@ -334,7 +340,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         const problem = contentProblem(body, status);
         if (problem) return fail("not-image", problem);
       }
-      const sha256 = (await sha256Hash()).update(body).digest("hex");
+      const sha256 = hashing ? (await sha256Hash()).update(body).digest("hex") : undefined;
       if (job.sha256 && sha256 !== job.sha256) {
         return fail("checksum", `the SHA-256 is ${sha256}, not the expected ${job.sha256}`);
       }
@@ -347,14 +353,14 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         ok: true,
         bytes: body.byteLength,
         status,
-        sha256,
+        ...(sha256 ? { sha256 } : {}),
         ...(etag ? { etag } : {}),
       };
     }
 
     // Any other body streams through one buffer of this download's, filled in place by BYOB
     // reads: no allocation per chunk, so memory stays flat however large the file.
-    const hash = await sha256Hash();
+    const hash = hashing ? await sha256Hash() : undefined;
     let buffer: Uint8Array = new Uint8Array(STREAM_BUFFER);
     let filled = 0;
     let total = offset;
@@ -366,10 +372,12 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         "open the partial file",
         () => Deno.open(part, { read: true, append: true }),
       );
-      await disk("read the partial file", async () => {
-        using existing = await Deno.open(part);
-        for await (const chunk of existing.readable) hash.update(chunk);
-      });
+      if (hash) {
+        await disk("read the partial file", async () => {
+          using existing = await Deno.open(part);
+          for await (const chunk of existing.readable) hash.update(chunk);
+        });
+      }
     }
     watch.touch();
     reader = response.body?.getReader({ mode: "byob" });
@@ -397,7 +405,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
           }`,
         );
       }
-      hash.update(value);
+      hash?.update(value);
       filled += value.byteLength;
       if (!checked && filled >= SNIFF_BYTES) {
         const problem = contentProblem(buffer.subarray(0, filled), status);
@@ -439,7 +447,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
       const problem = contentProblem(buffer.subarray(0, filled), status);
       if (problem) return fail("not-image", problem);
     }
-    const sha256 = hash.digest("hex");
+    const sha256 = hash?.digest("hex");
     if (job.sha256 && sha256 !== job.sha256) {
       leftover = "remove";
       return fail("checksum", `the SHA-256 is ${sha256}, not the expected ${job.sha256}`);
@@ -460,7 +468,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
       ok: true,
       bytes: total,
       status,
-      sha256,
+      ...(sha256 ? { sha256 } : {}),
       ...(etag === undefined ? {} : { etag }),
     };
   } catch (error) {

@@ -31,6 +31,12 @@ export interface DownloadOptions {
   maxBytes?: number;
   /** Keep any kind of file, not only images recognised by their magic bytes. Default: false. */
   anyType?: boolean;
+  /**
+   * Compute each saved file's SHA-256, for the results (`sha256`) and the journal. Default: false,
+   * since it costs CPU (about 13 µs for 22 KB, a quarter of the time of a large file on loopback).
+   * A file whose input entry gives a `sha256` is always hashed and checked.
+   */
+  digest?: boolean;
   /** Milliseconds to wait for a connection and the response headers. Default: 30,000. */
   headersTimeout?: number;
   /** Milliseconds without a single body byte after which a download is abandoned. Default: 30,000. */
@@ -85,6 +91,7 @@ export interface ResolvedOptions {
   retries: number;
   maxBytes: number;
   anyType: boolean;
+  digest: boolean;
   headersTimeout: number;
   idleTimeout: number;
   totalTimeout: number;
@@ -223,6 +230,7 @@ export function resolveOptions(options: DownloadOptions): ResolvedOptions {
     retries: integer(options.retries, "retries", DEFAULTS.retries, 0),
     maxBytes: integer(options.maxBytes, "maxBytes", DEFAULTS.maxBytes, 1),
     anyType: flag(options.anyType, "anyType"),
+    digest: flag(options.digest, "digest"),
     headersTimeout: integer(options.headersTimeout, "headersTimeout", DEFAULTS.headersTimeout, 1),
     idleTimeout: integer(options.idleTimeout, "idleTimeout", DEFAULTS.idleTimeout, 1),
     totalTimeout: integer(options.totalTimeout, "totalTimeout", DEFAULTS.totalTimeout, 0),

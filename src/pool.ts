@@ -48,7 +48,7 @@ export interface PoolEvents {
  * const out = await Deno.makeTempDir();
  * const done = Promise.withResolvers<boolean>();
  * const pool = new WorkerPool(1, 2, {
- *   out, maxBytes: 1e6, anyType: false, headersTimeout: 5000, idleTimeout: 5000,
+ *   out, maxBytes: 1e6, anyType: false, digest: false, headersTimeout: 5000, idleTimeout: 5000,
  *   totalTimeout: 0, maxRedirects: 5, userAgent: "x", denyPrivate: false, honorNoAi: false,
  * }, { outcomes: (outcomes) => done.resolve(outcomes[0]!.ok), fatal: done.reject });
  * try {

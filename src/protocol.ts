@@ -17,7 +17,7 @@ import type { FailureReason } from "./types.ts";
  * import assert from "node:assert/strict";
  *
  * const config: WorkerConfig = {
- *   out: "images", maxBytes: 1e6, anyType: false, headersTimeout: 1000, idleTimeout: 1000,
+ *   out: "images", maxBytes: 1e6, anyType: false, digest: false, headersTimeout: 1000, idleTimeout: 1000,
  *   totalTimeout: 0, maxRedirects: 5, userAgent: "x", denyPrivate: false, honorNoAi: false,
  * };
  * assert.equal(config.out, "images");
@@ -28,6 +28,8 @@ export interface WorkerConfig {
   out: string;
   maxBytes: number;
   anyType: boolean;
+  /** Compute the SHA-256 of every file (otherwise only of files with an expected digest). */
+  digest: boolean;
   headersTimeout: number;
   idleTimeout: number;
   totalTimeout: number;
@@ -85,6 +87,7 @@ export interface Outcome {
   reason?: FailureReason;
   /** Milliseconds the server asked us to wait (Retry-After), when it did. */
   retryAfter?: number;
+  /** The SHA-256 of the saved body, as hex, when it was computed. */
   sha256?: string;
   /** The response's ETag, for the journal. */
   etag?: string;

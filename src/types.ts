@@ -133,7 +133,10 @@ export interface DownloadResult {
   skipped?: "duplicate" | "journal";
   /** How many requests were made for this URL (retries included). */
   attempts: number;
-  /** The SHA-256 of the saved body, as hex; set when the file was fetched in this run. */
+  /**
+   * The SHA-256 of the saved body, as hex: set when the file was fetched in this run with the
+   * `digest` option, or when the input gave a digest to check.
+   */
   sha256?: string;
   /** Milliseconds from the first request to the final outcome. */
   ms: number;

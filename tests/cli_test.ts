@@ -58,6 +58,37 @@ Deno.test("usage errors exit 2 with a message that says what to fix", async () =
   assert.match(missing.stderr, /cannot read the input '\/nonexistent\/list.txt'/);
 });
 
+Deno.test("--digest puts each file's SHA-256 in the JSON results and the journal; without it, neither", async () => {
+  await using server = await serve({ images: 3 });
+  const dir = await tempDir();
+  try {
+    const urls = [0, 1, 2].map((i) => new URL(`img/${i}.png`, server.url).href);
+    const expected = new Map<string, string>();
+    for (const [i, url] of urls.entries()) {
+      const digest = await crypto.subtle.digest("SHA-256", await syntheticPng(i));
+      expected.set(
+        url,
+        Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join(""),
+      );
+    }
+    for (const digest of [true, false]) {
+      const out = `${dir}/${digest}`;
+      const run = await cli(["-o", out, "--json", "-q", ...(digest ? ["--digest"] : []), ...urls]);
+      assert.equal(run.code, 0, run.stderr);
+      const results = run.stdout.trim().split("\n").map((line) => JSON.parse(line));
+      const journal = (await Deno.readTextFile(`${out}/.downpour-journal.jsonl`)).trim().split("\n")
+        .map((line) => JSON.parse(line));
+      assert.equal(results.length, 3);
+      assert.equal(journal.length, 3);
+      for (const entry of [...results, ...journal]) {
+        assert.equal(entry.sha256, digest ? expected.get(entry.url) : undefined, entry.url);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("an output directory that cannot be created is a usage error", async () => {
   const dir = await tempDir();
   try {

@@ -26,6 +26,7 @@ function config(out: string, extra: Partial<WorkerConfig> = {}): WorkerConfig {
     out,
     maxBytes: 1024 * 1024,
     anyType: false,
+    digest: true,
     headersTimeout: 5000,
     idleTimeout: 5000,
     totalTimeout: 0,
@@ -232,6 +233,24 @@ Deno.test("a SHA-256 mismatch fails, a match saves", async () => {
     const bad = await get(`${base}/x.png`, config(out), "0".repeat(64));
     assert.equal(bad.reason, "checksum");
     assert.deepEqual(await entries(out), []);
+  });
+});
+
+Deno.test("without digest, a file is hashed only to check an expected SHA-256", async () => {
+  const digest = Array.from(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", PNG)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+  await withServer(() => new Response(PNG), async (base, out) => {
+    const cfg = config(out, { digest: false });
+    const plain = await get(`${base}/a.png`, cfg);
+    assert.equal(plain.ok, true, plain.error);
+    assert.equal(plain.sha256, undefined, "no digest was asked for");
+    const wrong = await get(`${base}/b.png`, cfg, "0".repeat(64));
+    assert.equal(wrong.reason, "checksum");
+    const right = await get(`${base}/c.png`, cfg, digest);
+    assert.equal(right.ok, true, right.error);
+    assert.equal(right.sha256, digest);
   });
 });
 
