@@ -14,7 +14,7 @@ import { inShard } from "./shard.ts";
 import { Journal } from "./journal.ts";
 import { NameAllocator } from "./naming.ts";
 import { type DownloadOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
-import { WorkerPool } from "./pool.ts";
+import { type PoolEvents, WorkerPool } from "./pool.ts";
 import type { Outcome, WorkerConfig } from "./protocol.ts";
 import { Scheduler, type Task } from "./scheduler.ts";
 import type { DownloadInput, DownloadResult } from "./types.ts";
@@ -120,9 +120,24 @@ async function* run(
   options: ResolvedOptions,
 ): AsyncGenerator<DownloadResult, void, undefined> {
   options.signal?.throwIfAborted();
-  await prepareOut(options.out);
-  const journal = options.journal ? await Journal.open(options.out) : undefined;
-  const engine = new Engine(input, options, journal, await resumeNotes(options.out));
+  // The workers boot (tens of milliseconds each) while the output directory and the journal are
+  // made ready; the engine takes over their events once it exists.
+  let early: Error | undefined;
+  const events: PoolEvents = { outcomes() {}, fatal: (error) => early ??= error };
+  const pool = new WorkerPool(options.workers, options.concurrency, workerConfig(options), events);
+  let journal: Journal | undefined;
+  let resumable: Set<string>;
+  try {
+    await prepareOut(options.out);
+    journal = options.journal ? await Journal.open(options.out) : undefined;
+    resumable = await resumeNotes(options.out);
+    if (early) throw early;
+  } catch (error) {
+    await pool.stop();
+    await journal?.close().catch(() => {});
+    throw error;
+  }
+  const engine = new Engine(input, options, journal, resumable, pool, events);
   try {
     yield* engine.results();
   } finally {
@@ -156,6 +171,23 @@ const guardedFetch: typeof fetch = async (input, init) => {
   if (verdict !== true) throw new TypeError(verdict);
   return await fetch(input, init);
 };
+
+/** What every worker needs to know, from the run's options. */
+function workerConfig(options: ResolvedOptions): WorkerConfig {
+  return {
+    out: options.out,
+    maxBytes: options.maxBytes,
+    anyType: options.anyType,
+    digest: options.digest,
+    headersTimeout: options.headersTimeout,
+    idleTimeout: options.idleTimeout,
+    totalTimeout: options.totalTimeout,
+    maxRedirects: options.maxRedirects,
+    userAgent: options.userAgent,
+    denyPrivate: options.denyPrivate,
+    honorNoAi: options.honorNoAi,
+  };
+}
 
 /** Files a directory in the `shard` layout. */
 const SHARD_DIR_SIZE = 1000;
@@ -192,6 +224,8 @@ class Engine {
     options: ResolvedOptions,
     journal: Journal | undefined,
     resumable: Set<string>,
+    pool: WorkerPool,
+    events: PoolEvents,
   ) {
     this.#options = options;
     this.#journal = journal;
@@ -212,23 +246,9 @@ class Engine {
       rate: options.rate,
       onReady: () => this.#pump(),
     });
-    const config: WorkerConfig = {
-      out: options.out,
-      maxBytes: options.maxBytes,
-      anyType: options.anyType,
-      digest: options.digest,
-      headersTimeout: options.headersTimeout,
-      idleTimeout: options.idleTimeout,
-      totalTimeout: options.totalTimeout,
-      maxRedirects: options.maxRedirects,
-      userAgent: options.userAgent,
-      denyPrivate: options.denyPrivate,
-      honorNoAi: options.honorNoAi,
-    };
-    this.#pool = new WorkerPool(options.workers, options.concurrency, config, {
-      outcomes: (outcomes) => this.#finish(outcomes),
-      fatal: (error) => this.#fail(error),
-    });
+    this.#pool = pool;
+    events.outcomes = (outcomes) => this.#finish(outcomes);
+    events.fatal = (error) => this.#fail(error);
     options.signal?.addEventListener("abort", this.#onAbort, { once: true });
     this.#iterator = Symbol.asyncIterator in input
       ? input[Symbol.asyncIterator]()
