@@ -296,7 +296,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
       await response.body?.cancel();
       return fail("opt-out", `the server opts out of AI use (X-Robots-Tag: ${shorten(robotsTag)})`);
     }
-    await ensureDirectory(config.out, job.path);
+    ensureDirectory(config.out, job.path);
 
     let offset = 0;
     if (status === 206) {
@@ -368,9 +368,9 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
     if (offset > 0) {
       // Appending: the digest must cover the bytes already there.
       leftover = "keep";
-      file = await disk(
+      file = disk(
         "open the partial file",
-        () => Deno.open(part, { read: true, append: true }),
+        () => Deno.openSync(part, { read: true, append: true }),
       );
       if (hash) {
         await disk("read the partial file", async () => {
@@ -417,12 +417,12 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         // Larger than the buffer: stream to disk. With a validator, an interrupted body can
         // resume from what was written.
         leftover = "remove";
-        file = await disk(
+        file = disk(
           "create the temporary file",
-          () => Deno.open(part, { write: true, create: true, truncate: true }),
+          () => Deno.openSync(part, { write: true, create: true, truncate: true }),
         );
         if (validator) {
-          await disk(
+          disk(
             "write the resume note",
             () => writeNote(config.out, meta(), { path: job.path, href: job.href, validator }),
           );
@@ -462,7 +462,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
     }
     disk("rename the finished file", () => Deno.renameSync(part, `${config.out}/${job.path}`));
     leftover = "none";
-    if (job.resume || noted) await Deno.remove(meta()).catch(() => {});
+    if (job.resume || noted) removeQuietly(meta());
     return {
       id: job.id,
       ok: true,
@@ -486,22 +486,37 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
     if (reader) await reader.cancel().catch(() => {});
     file?.close();
     if (leftover === "remove") {
-      await Deno.remove(part).catch(() => {});
-      if (job.resume || noted) await Deno.remove(meta()).catch(() => {});
+      removeQuietly(part);
+      if (job.resume || noted) removeQuietly(meta());
     }
   }
 }
 
 const made = new Set<string>();
 
-/** Creates the directory of `path` below `out` (once per directory and thread). */
-async function ensureDirectory(out: string, path: string): Promise<void> {
+/**
+ * Creates the directory of `path` below `out` (once per directory and thread).
+ *
+ * This and the other file operations of a download are synchronous: each takes microseconds on a
+ * local disk, while an asynchronous one is a hop to a thread of Deno's blocking pool and back, and
+ * with many downloads in flight, that pool grows a thread (and its memory) for each.
+ */
+function ensureDirectory(out: string, path: string): void {
   const slash = path.lastIndexOf("/");
   if (slash < 0) return;
   const dir = `${out}/${path.slice(0, slash)}`;
   if (made.has(dir)) return;
-  await disk("create the directory", () => Deno.mkdir(dir, { recursive: true }));
+  disk("create the directory", () => Deno.mkdirSync(dir, { recursive: true }));
   made.add(dir);
+}
+
+/** Removes a file if it is there. */
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // Already gone, or never made.
+  }
 }
 
 /**
@@ -537,9 +552,9 @@ export function resumeNotePath(out: string, path: string): string {
   return `${out}/${RESUME_DIR}/${stableHash(path)}.json`;
 }
 
-async function writeNote(out: string, note: string, content: ResumeNote): Promise<void> {
-  await Deno.mkdir(`${out}/${RESUME_DIR}`, { recursive: true });
-  await Deno.writeTextFile(note, JSON.stringify(content));
+function writeNote(out: string, note: string, content: ResumeNote): void {
+  Deno.mkdirSync(`${out}/${RESUME_DIR}`, { recursive: true });
+  Deno.writeTextFileSync(note, JSON.stringify(content));
 }
 
 /**
