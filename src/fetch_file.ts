@@ -38,8 +38,8 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Bodies up to this size are collected in memory and written with one call. */
 const SMALL_BODY = 1024 * 1024;
 /**
- * Bodies that are not small and of known length are read into a buffer of this many bytes, which
- * is written to disk each time it fills.
+ * Any body but a small one of known length is read into a buffer of this many bytes, which is
+ * written to disk each time it fills.
  *
  * @example
  * ```ts

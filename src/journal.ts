@@ -181,7 +181,7 @@ export class Journal {
   }
 
   /**
-   * Queues one result; lines are written in batches, one write per turn of the event loop.
+   * Queues one result; lines are written in batches, at most one write every 50 ms.
    *
    * @param result The result, with the ETag when the worker saw one.
    */
