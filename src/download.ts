@@ -126,18 +126,20 @@ async function* run(
   const events: PoolEvents = { outcomes() {}, fatal: (error) => early ??= error };
   const pool = new WorkerPool(options.workers, options.concurrency, workerConfig(options), events);
   let journal: Journal | undefined;
-  let resumable: Set<string>;
+  let engine: Engine;
   try {
     await prepareOut(options.out);
     journal = options.journal ? await Journal.open(options.out) : undefined;
-    resumable = await resumeNotes(options.out);
+    const resumable = await resumeNotes(options.out);
     if (early) throw early;
+    // The engine listens for an abort from its start; one that came before must not be missed.
+    options.signal?.throwIfAborted();
+    engine = new Engine(input, options, journal, resumable, pool, events);
   } catch (error) {
     await pool.stop();
     await journal?.close().catch(() => {});
     throw error;
   }
-  const engine = new Engine(input, options, journal, resumable, pool, events);
   try {
     yield* engine.results();
   } finally {
@@ -249,10 +251,11 @@ class Engine {
     this.#pool = pool;
     events.outcomes = (outcomes) => this.#finish(outcomes);
     events.fatal = (error) => this.#fail(error);
-    options.signal?.addEventListener("abort", this.#onAbort, { once: true });
+    // The input's iterator comes first: when making it throws, nothing else is left to undo.
     this.#iterator = Symbol.asyncIterator in input
       ? input[Symbol.asyncIterator]()
       : input[Symbol.iterator]();
+    options.signal?.addEventListener("abort", this.#onAbort, { once: true });
     void this.#read();
   }
 

@@ -307,6 +307,10 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         return fail("length-mismatch", "the server sent a range that was not asked for");
       }
       offset = resume.size;
+    } else if (job.resume) {
+      // A whole body instead of the rest: the partial file of an earlier attempt is of no more use,
+      // whatever becomes of this one.
+      leftover = "remove";
     }
 
     const encoding = response.headers.get("content-encoding");
@@ -348,6 +352,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
       disk("write the temporary file", () => Deno.writeFileSync(part, body));
       disk("rename the finished file", () => Deno.renameSync(part, `${config.out}/${job.path}`));
       leftover = "none";
+      if (job.resume) removeQuietly(meta());
       return {
         id: job.id,
         ok: true,
@@ -422,11 +427,11 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
           () => Deno.openSync(part, { write: true, create: true, truncate: true }),
         );
         if (validator) {
+          noted = true; // before the write: a note that is half written must go too
           disk(
             "write the resume note",
             () => writeNote(config.out, meta(), { path: job.path, href: job.href, validator }),
           );
-          noted = true;
           leftover = "keep";
         }
       }

@@ -233,6 +233,33 @@ Deno.test("aborting the signal stops the run with the abort reason", async () =>
   }
 });
 
+Deno.test("an abort while the run starts up, or an input that throws at once, ends it cleanly", async () => {
+  await using server = await serve({ images: 4 });
+  const out = await tempDir();
+  try {
+    const urls = [0, 1, 2, 3].map((i) => new URL(`img/${i}.png`, server.url).href);
+    const controller = new AbortController();
+    const run = download(urls, { out, workers: 2, signal: controller.signal });
+    const first = run.next();
+    // While the output directory and the journal are being prepared.
+    queueMicrotask(() => controller.abort(new Error("early")));
+    await assert.rejects(first, { message: "early" });
+    assert.deepEqual(await listFiles(out), [], "nothing was downloaded");
+
+    const broken: Iterable<string> = {
+      [Symbol.iterator]() {
+        throw new Error("the input is broken");
+      },
+    };
+    // The workers are terminated and the journal closed: --trace-leaks would say otherwise.
+    await assert.rejects(collect(download(broken, { out, workers: 2 })), {
+      message: "the input is broken",
+    });
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
 Deno.test("the input is pulled lazily: an endless source is fine", async () => {
   await using server = await serve({ images: 10 });
   const out = await tempDir();

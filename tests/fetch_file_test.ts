@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fetchToFile, partPath, STREAM_BUFFER } from "../src/fetch_file.ts";
+import { fetchToFile, partPath, resumeNotePath, STREAM_BUFFER } from "../src/fetch_file.ts";
 import type { WorkerConfig } from "../src/protocol.ts";
 import { Watch, Watchdog } from "../src/watchdog.ts";
 import { stableHash } from "../src/naming.ts";
@@ -324,6 +324,35 @@ Deno.test("bodies on each side of the stream buffer's size arrive byte for byte:
         await Deno.remove(`${out}/x.png`);
       }
     }
+  });
+});
+
+Deno.test("a resumed download that gets the whole body again drops the old partial file and its note", async () => {
+  await withServer((req) => {
+    // This server ignores Range: a whole body, small and of known length, or an HTML page.
+    return new URL(req.url).pathname === "/html.png"
+      ? new Response("<!doctype html><p>moved</p>", { headers: { "content-type": "text/html" } })
+      : new Response(PNG, { headers: { etag: '"v2"' } });
+  }, async (base, out) => {
+    const note = resumeNotePath(out, "x.png");
+    const leave = async () => {
+      await Deno.writeFile(`${out}/.x.png.part`, new Uint8Array(100));
+      await Deno.mkdir(`${out}/.downpour-resume`, { recursive: true });
+      const href = `${base}/x.png`;
+      await Deno.writeTextFile(note, JSON.stringify({ path: "x.png", href, validator: '"v1"' }));
+    };
+    await leave();
+    const saved = await get(`${base}/x.png`, config(out), undefined, true);
+    assert.equal(saved.ok, true, saved.error);
+    assert.deepEqual(await Deno.readFile(`${out}/x.png`), PNG);
+    assert.deepEqual(await entries(`${out}/.downpour-resume`), [], "the note is gone");
+    await Deno.remove(`${out}/x.png`);
+
+    await leave();
+    const refused = await get(`${base}/html.png`, config(out), undefined, true);
+    assert.equal(refused.reason, "not-image");
+    assert.deepEqual(await entries(out), [".downpour-resume"], "the old partial file is gone");
+    assert.deepEqual(await entries(`${out}/.downpour-resume`), [], "and its note");
   });
 });
 
