@@ -134,12 +134,7 @@ function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
 /** Runs a file-system step, turning its errors into {@linkcode DiskError}s. */
 function disk<T>(what: string, step: () => T): T {
   try {
-    const result = step();
-    return result instanceof Promise
-      ? result.catch((error) => {
-        throw diskError(what, error);
-      }) as T
-      : result;
+    return step();
   } catch (error) {
     throw diskError(what, error);
   }
@@ -378,10 +373,13 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         () => Deno.openSync(part, { read: true, append: true }),
       );
       if (hash) {
-        await disk("read the partial file", async () => {
+        // Asynchronous, unlike the other file steps: the partial file may be gigabytes.
+        try {
           using existing = await Deno.open(part);
           for await (const chunk of existing.readable) hash.update(chunk);
-        });
+        } catch (error) {
+          throw diskError("read the partial file", error);
+        }
       }
     }
     watch.touch();
