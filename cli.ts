@@ -15,9 +15,9 @@ import {
   OutDirError,
   VERSION,
 } from "./mod.ts";
-import { formatFromPath, type InputFormat, readEntries } from "./src/input.ts";
+import { formatFromPath, type InputFormat, readEntries } from "./src/input/read.ts";
 import { Journal, JOURNAL_NAME } from "./src/journal.ts";
-import { Progress } from "./src/progress.ts";
+import { Progress } from "./cli/progress.ts";
 import { parseShard } from "./src/shard.ts";
 import { Tally } from "./src/summary.ts";
 

@@ -11,7 +11,7 @@
 
 import { parseArgs } from "node:util";
 import { DEFAULTS, download, type DownloadOptions, summarize } from "./mod.ts";
-import { syntheticPng } from "./src/png.ts";
+import { syntheticPng } from "./testing/png.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

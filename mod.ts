@@ -24,4 +24,4 @@ export { DEFAULTS, type DownloadOptions, VERSION } from "./src/options.ts";
 export type { DownloadInput, DownloadRequest, DownloadResult, FailureReason } from "./src/types.ts";
 export { summarize, type Summary, Tally } from "./src/summary.ts";
 export { DiskFullError, OutDirError } from "./src/errors.ts";
-export { type ImageType, sniffImage } from "./src/sniff.ts";
+export { type ImageType, sniffImage } from "./src/worker/sniff.ts";

@@ -62,11 +62,11 @@
  */
 
 import { parseArgs } from "node:util";
-import { makeHandler } from "./src/server_handler.ts";
-import { resolveServerOptions, type ServerOptions } from "./src/server_options.ts";
-import { StreamTracker } from "./src/server_streams.ts";
+import { makeHandler } from "./testing/handler.ts";
+import { resolveServerOptions, type ServerOptions } from "./testing/options.ts";
+import { StreamTracker } from "./testing/streams.ts";
 
-export type { ServerOptions } from "./src/server_options.ts";
+export type { ServerOptions } from "./testing/options.ts";
 
 /**
  * Counts of the requests a {@linkcode FileServer} has answered.

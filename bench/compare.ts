@@ -476,7 +476,7 @@ type PngMaker = (
 
 /** The project's synthetic PNGs (src/png.ts) when that module is there, else bench's own. */
 async function pngMaker(): Promise<{ make: PngMaker; source: string }> {
-  const url = new URL("../src/png.ts", import.meta.url);
+  const url = new URL("../testing/png.ts", import.meta.url);
   if (exists(fileURLToPath(url))) {
     try {
       const module = await import(url.href);

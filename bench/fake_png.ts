@@ -7,7 +7,7 @@
  * @module
  */
 
-import { crc32 } from "../src/png.ts";
+import { crc32 } from "../testing/png.ts";
 import { fmix32 } from "../src/hash.ts";
 
 /** Options of {@linkcode fakePng}. */

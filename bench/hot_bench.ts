@@ -10,9 +10,9 @@
  */
 
 import { createHash } from "node:crypto";
-import { sniffImage } from "../src/sniff.ts";
+import { sniffImage } from "../src/worker/sniff.ts";
 import { Scheduler, type Task } from "../src/scheduler.ts";
-import { syntheticPng } from "../src/png.ts";
+import { syntheticPng } from "../testing/png.ts";
 
 if ("WorkerGlobalScope" in globalThis) {
   // The echo worker for the round-trip benchmarks: it answers each batch of jobs with outcomes.

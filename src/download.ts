@@ -6,9 +6,9 @@
  */
 
 import { DiskFullError, OutDirError } from "./errors.ts";
-import { checkUrl } from "./input.ts";
+import { checkUrl } from "./input/read.ts";
 import { checkPublic } from "./address_guard.ts";
-import { RESUME_DIR } from "./fetch_file.ts";
+import { RESUME_DIR } from "./worker/fetch_file.ts";
 import { RobotsCache } from "./robots.ts";
 import { inShard } from "./shard.ts";
 import { Journal } from "./journal.ts";

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { readLines } from "./input.ts";
+import { readLines } from "./input/read.ts";
 import { stableHash } from "./naming.ts";
 import type { DownloadResult } from "./types.ts";
 

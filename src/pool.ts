@@ -75,7 +75,7 @@ export class WorkerPool {
    */
   constructor(count: number, concurrency: number, config: WorkerConfig, events: PoolEvents) {
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+      const worker = new Worker(new URL("./worker/worker.ts", import.meta.url), { type: "module" });
       const slot: Slot = { worker, free: concurrency, batch: [], stopped: Promise.withResolvers() };
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const message = event.data;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { serve } from "../server.ts";
-import { syntheticPng } from "../src/png.ts";
+import { syntheticPng } from "../testing/png.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 

@@ -12,7 +12,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createHandler, serve } from "../server.ts";
 import { VERSION } from "../src/options.ts";
-import { syntheticPng } from "../src/png.ts";
+import { syntheticPng } from "../testing/png.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
@@ -208,7 +208,7 @@ console.log(JSON.stringify(await summarize(download(urls, { out, workers: 2 })))
         assert.deepEqual(await Deno.readFile(join(out, `${i}.png`)), await syntheticPng(i));
       }
       assert.ok(asked.includes("/mod.ts"), asked.join(" "));
-      assert.ok(asked.includes("/src/worker.ts"), `the worker did not come over HTTP: ${asked}`);
+      assert.ok(asked.includes("/src/worker/worker.ts"), `the worker did not come over HTTP: ${asked}`);
 
       const accesses = await readAudit(audit);
       assert.ok(accesses.some((a) => a.permission === "import"), describe(accesses));
@@ -234,7 +234,7 @@ Deno.test("the JSR package: deno publish --dry-run and deno doc --lint pass", as
   assert.match(output, /Dry run complete/);
   const listed = (path: string) => output.includes(new URL(`../${path}`, import.meta.url).href);
   // The worker is only reached through `new URL(…, import.meta.url)`: it must be in the package.
-  assert.ok(listed("src/worker.ts"), output);
+  assert.ok(listed("src/worker/worker.ts"), output);
   assert.ok(listed("mod.ts") && listed("server.ts") && listed("cli.ts"), output);
   assert.ok(!listed("tests/") && !listed("bench/"), output);
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { download, OutDirError, summarize } from "../mod.ts";
 import { serve } from "../server.ts";
 import { JOURNAL_NAME } from "../src/journal.ts";
-import { syntheticPng } from "../src/png.ts";
+import { syntheticPng } from "../testing/png.ts";
 import { collect, listFiles as listAll } from "./helpers.ts";
 
 async function tempDir(): Promise<string> {

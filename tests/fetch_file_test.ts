@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { fetchToFile, partPath, resumeNotePath, STREAM_BUFFER } from "../src/fetch_file.ts";
+import { fetchToFile, partPath, resumeNotePath, STREAM_BUFFER } from "../src/worker/fetch_file.ts";
 import type { WorkerConfig } from "../src/protocol.ts";
-import { Watch, Watchdog } from "../src/watchdog.ts";
+import { Watch, Watchdog } from "../src/worker/watchdog.ts";
 import { stableHash } from "../src/naming.ts";
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 1, 2, 3]);

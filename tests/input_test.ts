@@ -7,7 +7,7 @@ import {
   MAX_LINE_LENGTH,
   readEntries,
   readLines,
-} from "../src/input.ts";
+} from "../src/input/read.ts";
 
 const encoder = new TextEncoder();
 

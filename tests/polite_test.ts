@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { download } from "../mod.ts";
 import { serve } from "../server.ts";
-import { syntheticPng } from "../src/png.ts";
+import { syntheticPng } from "../testing/png.ts";
 import { collect } from "./helpers.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;

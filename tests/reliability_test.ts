@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { DiskFullError, download, type DownloadResult } from "../mod.ts";
 import { serve } from "../server.ts";
 import { JOURNAL_NAME } from "../src/journal.ts";
-import { syntheticPng } from "../src/png.ts";
+import { syntheticPng } from "../testing/png.ts";
 import { collect, listFiles } from "./helpers.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;

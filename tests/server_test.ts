@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHandler, serve } from "../server.ts";
-import { crc32, syntheticPng, writePngs } from "../src/png.ts";
+import { crc32, syntheticPng, writePngs } from "../testing/png.ts";
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { StreamTracker } from "./server_streams.ts";
+import type { StreamTracker } from "./streams.ts";
 
 const LINES_PER_CHUNK = 2000;
 
@@ -29,8 +29,8 @@ function digitsBelow(n: number): number {
  *
  * @example Three URLs
  * ```ts
- * import { imageList } from "./server_list.ts";
- * import { StreamTracker } from "./server_streams.ts";
+ * import { imageList } from "./list.ts";
+ * import { StreamTracker } from "./streams.ts";
  * import assert from "node:assert/strict";
  *
  * const { body, length } = imageList("http://127.0.0.1:8000", 9, 3, new StreamTracker());

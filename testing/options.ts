@@ -59,7 +59,7 @@ export interface ServerOptions {
  *
  * @example
  * ```ts
- * import { type ResolvedServerOptions, resolveServerOptions } from "./server_options.ts";
+ * import { type ResolvedServerOptions, resolveServerOptions } from "./options.ts";
  * import assert from "node:assert/strict";
  *
  * const resolved: ResolvedServerOptions = resolveServerOptions({ images: 5 });
@@ -120,7 +120,7 @@ function atMostOne(options: ResolvedServerOptions, names: (keyof ResolvedServerO
  *
  * @example Defaults and a mistake
  * ```ts
- * import { resolveServerOptions } from "./server_options.ts";
+ * import { resolveServerOptions } from "./options.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(resolveServerOptions({}).images, 1000);

@@ -8,7 +8,7 @@
 /// <reference lib="deno.worker" />
 
 import { fetchToFile } from "./fetch_file.ts";
-import type { FromWorker, Job, Outcome, ToWorker, WorkerConfig } from "./protocol.ts";
+import type { FromWorker, Job, Outcome, ToWorker, WorkerConfig } from "../protocol.ts";
 import { Watch, Watchdog } from "./watchdog.ts";
 
 let config: WorkerConfig | undefined;

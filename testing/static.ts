@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { Entity } from "./server_http.ts";
-import type { StreamTracker } from "./server_streams.ts";
+import type { Entity } from "./http.ts";
+import type { StreamTracker } from "./streams.ts";
 
 const TYPES: Record<string, string> = {
   png: "image/png",
@@ -39,7 +39,7 @@ const TYPES: Record<string, string> = {
  *
  * @example
  * ```ts
- * import { contentType } from "./server_static.ts";
+ * import { contentType } from "./static.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(contentType("a/b.PNG"), "image/png");
@@ -58,8 +58,8 @@ export function contentType(path: string): string {
  *
  * @example A path that is not even a valid percent-encoding
  * ```ts
- * import { type Refusal, staticEntity } from "./server_static.ts";
- * import { StreamTracker } from "./server_streams.ts";
+ * import { type Refusal, staticEntity } from "./static.ts";
+ * import { StreamTracker } from "./streams.ts";
  * import assert from "node:assert/strict";
  *
  * const answer = await staticEntity(".", "/%E0%A4%A", new StreamTracker());
@@ -93,8 +93,8 @@ function isNotFound(error: unknown): boolean {
  *
  * @example A file, a missing one and a way out
  * ```ts
- * import { staticEntity } from "./server_static.ts";
- * import { StreamTracker } from "./server_streams.ts";
+ * import { staticEntity } from "./static.ts";
+ * import { StreamTracker } from "./streams.ts";
  * import assert from "node:assert/strict";
  *
  * const root = await Deno.makeTempDir();

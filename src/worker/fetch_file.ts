@@ -8,11 +8,11 @@
  */
 
 import type { Hash } from "node:crypto";
-import type { Job, Outcome, WorkerConfig } from "./protocol.ts";
+import type { Job, Outcome, WorkerConfig } from "../protocol.ts";
 import { SNIFF_BYTES, sniffImage } from "./sniff.ts";
-import { checkPublic } from "./address_guard.ts";
-import { stableHash } from "./naming.ts";
-import type { FailureReason } from "./types.ts";
+import { checkPublic } from "../address_guard.ts";
+import { stableHash } from "../naming.ts";
+import type { FailureReason } from "../types.ts";
 import { TimeoutError, type Watch } from "./watchdog.ts";
 
 /**

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Summary, Tally } from "./summary.ts";
+import type { Summary, Tally } from "../src/summary.ts";
 
 /**
  * Digits grouped by thousands with commas, as `Intl.NumberFormat("en-US")` would, but without

@@ -11,7 +11,7 @@
  *
  * @example A text in memory, sent whole
  * ```ts
- * import { type Entity, respondWithEntity } from "./server_http.ts";
+ * import { type Entity, respondWithEntity } from "./http.ts";
  * import assert from "node:assert/strict";
  *
  * const bytes = new TextEncoder().encode("hello");
@@ -76,7 +76,7 @@ function parseRange(header: string, size: number): [number, number] | "unsatisfi
  *
  * @example The last 3 bytes, then a revalidation
  * ```ts
- * import { respondWithEntity } from "./server_http.ts";
+ * import { respondWithEntity } from "./http.ts";
  * import assert from "node:assert/strict";
  *
  * const bytes = new TextEncoder().encode("hello world");

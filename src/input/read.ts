@@ -15,7 +15,7 @@
  *
  * @example
  * ```ts
- * import { type InputEntry, readEntries } from "./input.ts";
+ * import { type InputEntry, readEntries } from "./read.ts";
  * import assert from "node:assert/strict";
  *
  * const jsonl = '{"url": "https://example.com/a.png", "name": "a-cat.png"}\n';
@@ -41,7 +41,7 @@ export interface InputEntry {
  *
  * @example Tell problems from entries with `"error" in item`
  * ```ts
- * import { type InputProblem, readEntries } from "./input.ts";
+ * import { type InputProblem, readEntries } from "./read.ts";
  * import assert from "node:assert/strict";
  *
  * const list = "https://example.com/a.png\nnot a url\n";
@@ -69,7 +69,7 @@ export interface InputProblem {
  *
  * @example
  * ```ts
- * import { type InputLine, readLines } from "./input.ts";
+ * import { type InputLine, readLines } from "./read.ts";
  * import assert from "node:assert/strict";
  *
  * const stream = ReadableStream.from([new TextEncoder().encode("one\ntwo\n")]);
@@ -91,7 +91,7 @@ export interface InputLine {
  *
  * @example
  * ```ts
- * import { formatFromPath, type InputFormat } from "./input.ts";
+ * import { formatFromPath, type InputFormat } from "./read.ts";
  * import assert from "node:assert/strict";
  *
  * const format: InputFormat = formatFromPath("urls.tsv.gz");
@@ -107,7 +107,7 @@ export type InputFormat = "lines" | "csv" | "tsv" | "jsonl";
  *
  * @example
  * ```ts
- * import { MAX_LINE_LENGTH } from "./input.ts";
+ * import { MAX_LINE_LENGTH } from "./read.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(MAX_LINE_LENGTH, 65536);
@@ -130,7 +130,7 @@ const MAX_SHOWN = 200;
  *
  * @example
  * ```ts
- * import { formatFromPath } from "./input.ts";
+ * import { formatFromPath } from "./read.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(formatFromPath("cats.CSV"), "csv");
@@ -161,7 +161,7 @@ export function formatFromPath(path: string): InputFormat {
  *
  * @example
  * ```ts
- * import { checkUrl } from "./input.ts";
+ * import { checkUrl } from "./read.ts";
  * import assert from "node:assert/strict";
  *
  * assert.ok(checkUrl("https://example.com/cat.png") instanceof URL);
@@ -223,7 +223,7 @@ function clip(text: string): string {
  *
  * @example
  * ```ts
- * import { readLines } from "./input.ts";
+ * import { readLines } from "./read.ts";
  * import assert from "node:assert/strict";
  *
  * const stream = ReadableStream.from([new TextEncoder().encode("\ufeffa\r\nb\n\nc")]);
@@ -271,7 +271,7 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGener
  *
  * @example
  * ```ts
- * import { readEntries } from "./input.ts";
+ * import { readEntries } from "./read.ts";
  * import assert from "node:assert/strict";
  *
  * const csv = 'url,name\nhttps://example.com/a.png,"Tabby, the cat.png"\nftp://example.com/b.png,\n';

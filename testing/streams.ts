@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import type { Bytes } from "./server_streams.ts";
+ * import type { Bytes } from "./streams.ts";
  * import assert from "node:assert/strict";
  *
  * const chunk: Bytes = new TextEncoder().encode("PNG");
@@ -25,7 +25,7 @@ export type Bytes = Uint8Array<ArrayBuffer>;
  *
  * @example A source that is released however the body ends
  * ```ts
- * import { type ChunkSource, StreamTracker } from "./server_streams.ts";
+ * import { type ChunkSource, StreamTracker } from "./streams.ts";
  * import assert from "node:assert/strict";
  *
  * let closed = 0;
@@ -62,7 +62,7 @@ export interface ChunkSource {
  *
  * @example A body that waits forever, until the tracker closes
  * ```ts
- * import { StreamTracker } from "./server_streams.ts";
+ * import { StreamTracker } from "./streams.ts";
  * import assert from "node:assert/strict";
  *
  * const tracker = new StreamTracker();
@@ -98,7 +98,7 @@ export class StreamTracker {
    *
    * @example Three chunks
    * ```ts
-   * import { StreamTracker } from "./server_streams.ts";
+   * import { StreamTracker } from "./streams.ts";
    * import assert from "node:assert/strict";
    *
    * const tracker = new StreamTracker();
@@ -166,7 +166,7 @@ export class StreamTracker {
    *
    * @example
    * ```ts
-   * import { StreamTracker } from "./server_streams.ts";
+   * import { StreamTracker } from "./streams.ts";
    * import assert from "node:assert/strict";
    *
    * const tracker = new StreamTracker();

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { fmix32 } from "./hash.ts";
+import { fmix32 } from "../src/hash.ts";
 
 /**
  * The smallest `minBytes` {@linkcode syntheticPng} accepts.

@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { Entity } from "./server_http.ts";
-import type { StreamTracker } from "./server_streams.ts";
+import type { Entity } from "./http.ts";
+import type { StreamTracker } from "./streams.ts";
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 /** The pattern's period: a prime, so it lines up with no power-of-two buffer size. */
@@ -19,8 +19,8 @@ const IN_ONE_PIECE = 1 << 20;
  *
  * @example One more is refused
  * ```ts
- * import { MAX_GZIP_BOMB_MB } from "./server_bodies.ts";
- * import { parseKnobs } from "./server_faults.ts";
+ * import { MAX_GZIP_BOMB_MB } from "./bodies.ts";
+ * import { parseKnobs } from "./faults.ts";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(parseKnobs(new URLSearchParams(`gzip-bomb=${MAX_GZIP_BOMB_MB}`)), {
@@ -69,8 +69,8 @@ function patternSlice(start: number, end: number): Uint8Array<ArrayBuffer> {
  *
  * @example Ten bytes
  * ```ts
- * import { lengthEntity } from "./server_bodies.ts";
- * import { StreamTracker } from "./server_streams.ts";
+ * import { lengthEntity } from "./bodies.ts";
+ * import { StreamTracker } from "./streams.ts";
  * import assert from "node:assert/strict";
  *
  * const entity = lengthEntity(10, new StreamTracker());
@@ -109,8 +109,8 @@ export function lengthEntity(size: number, tracker: StreamTracker): Entity {
  *
  * @example Read a little, then stop
  * ```ts
- * import { endlessBody } from "./server_bodies.ts";
- * import { StreamTracker } from "./server_streams.ts";
+ * import { endlessBody } from "./bodies.ts";
+ * import { StreamTracker } from "./streams.ts";
  * import assert from "node:assert/strict";
  *
  * const tracker = new StreamTracker();
@@ -144,7 +144,7 @@ const bombs = new Map<number, Promise<Uint8Array<ArrayBuffer>>>();
  *
  * @example One MiB of zeros in about a KiB
  * ```ts
- * import { gzipBomb } from "./server_bodies.ts";
+ * import { gzipBomb } from "./bodies.ts";
  * import assert from "node:assert/strict";
  *
  * const gzip = await gzipBomb(1);
@@ -193,7 +193,7 @@ export function gzipBomb(mb: number): Promise<Uint8Array<ArrayBuffer>> {
  *
  * @example
  * ```ts
- * import { htmlPage } from "./server_bodies.ts";
+ * import { htmlPage } from "./bodies.ts";
  * import assert from "node:assert/strict";
  *
  * assert.match(htmlPage("/a.png"), /^<!doctype html>/);

@@ -6,17 +6,17 @@
  * @module
  */
 
-import type { ResolvedServerOptions } from "./server_options.ts";
-import type { StreamTracker } from "./server_streams.ts";
-import { MAX_GZIP_BOMB_MB } from "./server_bodies.ts";
-import { fmix32 } from "./hash.ts";
+import type { ResolvedServerOptions } from "./options.ts";
+import type { StreamTracker } from "./streams.ts";
+import { MAX_GZIP_BOMB_MB } from "./bodies.ts";
+import { fmix32 } from "../src/hash.ts";
 
 /**
  * The per-URL fault knobs of one request, read from its query string by {@linkcode parseKnobs}.
  *
  * @example
  * ```ts
- * import { type Knobs, parseKnobs } from "./server_faults.ts";
+ * import { type Knobs, parseKnobs } from "./faults.ts";
  * import assert from "node:assert/strict";
  *
  * const knobs = parseKnobs(new URLSearchParams("truncate=100&latency=5&html=1&other=x"));
@@ -90,7 +90,7 @@ const KNOBS: [param: string, key: keyof Knobs, kind: Kind, max?: number][] = [
  *
  * @example
  * ```ts
- * import { parseKnobs } from "./server_faults.ts";
+ * import { parseKnobs } from "./faults.ts";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(parseKnobs(new URLSearchParams("fail=2&status=503&v=1")), { fail: 2, status: 503 });
@@ -141,8 +141,8 @@ export function parseKnobs(params: URLSearchParams): Knobs | string {
  *
  * @example
  * ```ts
- * import { type Cut, FaultPlanner, parseKnobs } from "./server_faults.ts";
- * import { resolveServerOptions } from "./server_options.ts";
+ * import { type Cut, FaultPlanner, parseKnobs } from "./faults.ts";
+ * import { resolveServerOptions } from "./options.ts";
  * import assert from "node:assert/strict";
  *
  * const planner = new FaultPlanner(resolveServerOptions({}));
@@ -165,8 +165,8 @@ export interface Cut {
  *
  * @example A 429 with Retry-After
  * ```ts
- * import { type FaultPlan, FaultPlanner, parseKnobs } from "./server_faults.ts";
- * import { resolveServerOptions } from "./server_options.ts";
+ * import { type FaultPlan, FaultPlanner, parseKnobs } from "./faults.ts";
+ * import { resolveServerOptions } from "./options.ts";
  * import assert from "node:assert/strict";
  *
  * const planner = new FaultPlanner(resolveServerOptions({}));
@@ -197,8 +197,8 @@ export interface FaultPlan {
  *
  * @example Every body truncated, but only at first
  * ```ts
- * import { FAULTY_ATTEMPTS, FaultPlanner } from "./server_faults.ts";
- * import { resolveServerOptions } from "./server_options.ts";
+ * import { FAULTY_ATTEMPTS, FaultPlanner } from "./faults.ts";
+ * import { resolveServerOptions } from "./options.ts";
  * import assert from "node:assert/strict";
  *
  * const planner = new FaultPlanner(resolveServerOptions({ pTruncate: 1 }));
@@ -234,8 +234,8 @@ function withParam(url: URL, name: string, value?: string): string {
  *
  * @example A URL that fails twice, then works
  * ```ts
- * import { FaultPlanner, parseKnobs } from "./server_faults.ts";
- * import { resolveServerOptions } from "./server_options.ts";
+ * import { FaultPlanner, parseKnobs } from "./faults.ts";
+ * import { resolveServerOptions } from "./options.ts";
  * import assert from "node:assert/strict";
  *
  * const planner = new FaultPlanner(resolveServerOptions({}));
@@ -272,8 +272,8 @@ export class FaultPlanner {
    *
    * @example
    * ```ts
-   * import { FaultPlanner } from "./server_faults.ts";
-   * import { resolveServerOptions } from "./server_options.ts";
+   * import { FaultPlanner } from "./faults.ts";
+   * import { resolveServerOptions } from "./options.ts";
    * import assert from "node:assert/strict";
    *
    * const planner = new FaultPlanner(resolveServerOptions({ latencyMs: 5, p500: 1 }));
@@ -343,8 +343,8 @@ export class FaultPlanner {
  *
  * @example Declared 10 bytes, sent 4
  * ```ts
- * import { applyBodyFaults } from "./server_faults.ts";
- * import { StreamTracker } from "./server_streams.ts";
+ * import { applyBodyFaults } from "./faults.ts";
+ * import { StreamTracker } from "./streams.ts";
  * import assert from "node:assert/strict";
  *
  * const response = new Response(new Uint8Array(10), { headers: { "content-length": "10" } });

@@ -5,14 +5,14 @@
  * @module
  */
 
-import { endlessBody, gzipBomb, htmlPage, lengthEntity } from "./server_bodies.ts";
-import { applyBodyFaults, FaultPlanner, type Knobs, parseKnobs } from "./server_faults.ts";
-import { type Entity, respondWithEntity } from "./server_http.ts";
-import { ImageCache } from "./server_images.ts";
-import { imageList } from "./server_list.ts";
-import type { ResolvedServerOptions } from "./server_options.ts";
-import { contentType, staticEntity } from "./server_static.ts";
-import type { StreamTracker } from "./server_streams.ts";
+import { endlessBody, gzipBomb, htmlPage, lengthEntity } from "./bodies.ts";
+import { applyBodyFaults, FaultPlanner, type Knobs, parseKnobs } from "./faults.ts";
+import { type Entity, respondWithEntity } from "./http.ts";
+import { ImageCache } from "./images.ts";
+import { imageList } from "./list.ts";
+import type { ResolvedServerOptions } from "./options.ts";
+import { contentType, staticEntity } from "./static.ts";
+import type { StreamTracker } from "./streams.ts";
 
 const REASONS: Record<number, string> = {
   200: "OK",
@@ -71,9 +71,9 @@ const IMAGE_PATH = /^\/img\/(0|[1-9]\d{0,15})\.png$/;
  *
  * @example Image 0 and a missing one
  * ```ts
- * import { makeHandler } from "./server_handler.ts";
- * import { resolveServerOptions } from "./server_options.ts";
- * import { StreamTracker } from "./server_streams.ts";
+ * import { makeHandler } from "./handler.ts";
+ * import { resolveServerOptions } from "./options.ts";
+ * import { StreamTracker } from "./streams.ts";
  * import assert from "node:assert/strict";
  *
  * const handle = makeHandler(resolveServerOptions({ images: 1 }), new StreamTracker());

@@ -7,7 +7,7 @@
  */
 
 import { crc32, syntheticPng, type SyntheticPngOptions } from "./png.ts";
-import type { Entity } from "./server_http.ts";
+import type { Entity } from "./http.ts";
 
 interface Made {
   bytes: Uint8Array<ArrayBuffer>;
@@ -21,7 +21,7 @@ const LAST_MODIFIED = new Date(Date.UTC(2024, 0, 1));
  *
  * @example Image 3, twice
  * ```ts
- * import { ImageCache } from "./server_images.ts";
+ * import { ImageCache } from "./images.ts";
  * import { syntheticPng } from "./png.ts";
  * import assert from "node:assert/strict";
  *
@@ -63,7 +63,7 @@ export class ImageCache {
    *
    * @example
    * ```ts
-   * import { ImageCache } from "./server_images.ts";
+   * import { ImageCache } from "./images.ts";
    * import assert from "node:assert/strict";
    *
    * const entity = await new ImageCache({}).get(0);
