@@ -7,7 +7,9 @@
  * @module
  */
 
-import { baseName, NameAllocator, sanitizeName, stableHash } from "../src/naming.ts";
+import { stableHash } from "../src/hash.ts";
+import { NameAllocator } from "../src/name_table.ts";
+import { baseName, sanitizeName } from "../src/naming.ts";
 
 const BATCH = 10_000;
 

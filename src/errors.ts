@@ -1,5 +1,6 @@
 /**
- * The errors {@linkcode download} throws, one class per condition a caller may want to catch.
+ * The errors {@linkcode download} throws, one class per condition a caller may want to catch;
+ * and, inside, the {@linkcode TimeoutError} that aborts a request and {@linkcode isDiskFull}.
  *
  * Failures of single URLs are not thrown: they are results with `ok: false`.
  *
@@ -69,4 +70,36 @@ export class DiskFullError extends Error {
     this.name = "DiskFullError";
     this.dir = dir;
   }
+}
+
+/**
+ * The reason a request (a download, a robots.txt) is aborted with when a time limit runs out; its
+ * message is a sentence for the user.
+ */
+export class TimeoutError extends Error {
+  /** Which limit ran out: the one on waiting for headers, on waiting for body bytes, or in all. */
+  readonly limit: "headers" | "idle" | "total";
+
+  /**
+   * Makes the error.
+   *
+   * @param limit Which limit ran out.
+   * @param message A sentence for the user.
+   */
+  constructor(limit: "headers" | "idle" | "total", message: string) {
+    super(message);
+    this.name = "TimeoutError";
+    this.limit = limit;
+  }
+}
+
+/**
+ * Tells whether a file-system error means the disk (or the user's quota) is full, by its code.
+ *
+ * @param error What a file operation threw.
+ * @returns Whether its `code` is `ENOSPC` or `EDQUOT`.
+ */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
 }

@@ -9,8 +9,8 @@
  * @module
  */
 
-import { readLines } from "./input/read.ts";
-import { stableHash } from "./naming.ts";
+import { readLines } from "./input/lines.ts";
+import { stableHash } from "./hash.ts";
 import type { DownloadResult } from "./types.ts";
 
 /**

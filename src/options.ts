@@ -1,5 +1,11 @@
 /**
- * The options of {@linkcode download} and their validation.
+ * The options of {@linkcode download}: their types and docs ({@linkcode DownloadOptions}), and
+ * one rule per option ({@linkcode OPTION_RULES}) that checks a caller's value, fills in the
+ * default and, for the command, names its flag, its help line and how its text is read. The
+ * compiler ties the two: an option without a rule, or a rule without an option, does not
+ * type-check. The CLI's parser and help, the library's validation and the workers' configuration
+ * are all derived from these two declarations. (It is long because it is a table: a few lines an
+ * option, each option in one place.)
  *
  * @module
  */
@@ -56,7 +62,10 @@ export interface DownloadOptions {
   layout?: "flat" | "shard";
   /** Requests per second per host, as a token bucket; 0 means no limit. Default: 0. */
   rate?: number;
-  /** Fetch each host's robots.txt once and skip the URLs it disallows for our user agent. Default: false. */
+  /**
+   * Fetch each host's robots.txt once, skip the URLs it disallows for our user agent and keep
+   * its `Crawl-delay` as the least time between two requests to that host. Default: false.
+   */
   robots?: boolean;
   /**
    * Refuse URLs, and redirects, whose host resolves to a loopback, private, link-local or
@@ -71,40 +80,37 @@ export interface DownloadOptions {
   signal?: AbortSignal;
 }
 
+/** The options that may stay unset after resolution: they have no default. */
+type Unset = "shard" | "signal";
+
 /**
- * {@linkcode DownloadOptions} with every default filled in; what the engine and the workers use.
- *
- * @example
- * ```ts
- * import { type ResolvedOptions, resolveOptions } from "./options.ts";
- * import assert from "node:assert/strict";
- *
- * const resolved: ResolvedOptions = resolveOptions({ out: "images" });
- * assert.equal(resolved.layout, "flat");
- * ```
+ * {@linkcode DownloadOptions} with every default filled in; what the engine uses.
  */
-export interface ResolvedOptions {
-  out: string;
-  workers: number;
-  concurrency: number;
-  perHost: number;
-  retries: number;
-  maxBytes: number;
-  anyType: boolean;
-  digest: boolean;
-  headersTimeout: number;
-  idleTimeout: number;
-  totalTimeout: number;
-  maxRedirects: number;
-  userAgent: string;
-  journal: boolean;
-  layout: "flat" | "shard";
-  rate: number;
-  robots: boolean;
-  denyPrivate: boolean;
-  honorNoAi: boolean;
-  shard?: { index: number; count: number };
-  signal?: AbortSignal;
+export type ResolvedOptions =
+  & Required<Omit<DownloadOptions, Unset>>
+  & Pick<DownloadOptions, Unset>;
+
+/** The options a worker needs, picked from the resolved options by {@linkcode workerConfig}. */
+export const WORKER_OPTIONS = [
+  "out",
+  "maxBytes",
+  "anyType",
+  "digest",
+  "headersTimeout",
+  "idleTimeout",
+  "totalTimeout",
+  "maxRedirects",
+  "userAgent",
+  "denyPrivate",
+  "honorNoAi",
+] as const satisfies readonly (keyof ResolvedOptions)[];
+
+/** What a worker is configured with: a part of {@linkcode ResolvedOptions}. */
+export type WorkerConfig = Pick<ResolvedOptions, typeof WORKER_OPTIONS[number]>;
+
+/** Picks the workers' part of the resolved options. */
+export function workerConfig(options: ResolvedOptions): WorkerConfig {
+  return Object.fromEntries(WORKER_OPTIONS.map((key) => [key, options[key]])) as WorkerConfig;
 }
 
 /**
@@ -144,124 +150,335 @@ export const DEFAULTS = {
   userAgent: `downpour/${VERSION}`,
 } as const;
 
-function integer(
-  value: unknown,
-  name: string,
-  fallback: number,
-  min: number,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number") {
-    throw new TypeError(`Cannot start download: '${name}' must be a number, got ${typeof value}`);
-  }
-  if (!Number.isSafeInteger(value) || value < min) {
-    const what = min === 0 ? "a non-negative integer" : "a positive integer";
-    throw new RangeError(`Cannot start download: '${name}' must be ${what}, got ${value}`);
-  }
-  return value;
+/** How a command-line flag sets an option: its name, its help and how its text is read. */
+export interface FlagRule<T> {
+  /** The long name, without the dashes. */
+  name: string;
+  /** The one-letter name, if any. */
+  short?: string;
+  /** What the value is called in the help (`N`, `S`, …); none for a switch. */
+  arg?: string;
+  /** The help text; further lines after `\n`. */
+  help: string;
+  /** Reads the flag's text (or `true` for a switch); throws an `Error` that says what to fix. */
+  parse(text: string | true): T;
 }
 
-function layout(value: unknown): "flat" | "shard" {
-  if (value === undefined) return "flat";
-  if (value !== "flat" && value !== "shard") {
-    throw new TypeError(
-      `Cannot start download: 'layout' must be "flat" or "shard", got ${JSON.stringify(value)}`,
-    );
-  }
-  return value;
+/** How one option is checked and defaulted, and the flag that sets it, if any. */
+export interface OptionRule<T> {
+  /** Checks the caller's value (`undefined` when not given) and returns it or the default. */
+  resolve(value: unknown, name: string): T;
+  /** The command-line flag, for the options the command offers. */
+  flag?: FlagRule<T>;
 }
 
-function rate(value: unknown): number {
-  if (value === undefined) return 0;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new RangeError(
-      `Cannot start download: 'rate' must be a number of requests per second >= 0, got ${value}`,
-    );
-  }
-  return value;
+/** One rule per option, of the option's own type. */
+export type OptionRules = { [K in keyof DownloadOptions]-?: OptionRule<ResolvedOptions[K]> };
+
+const fail = (message: string): never => {
+  throw new Error(message);
+};
+
+function integer(fallback: number | (() => number), min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: unknown, name: string): number => {
+    if (value === undefined) return typeof fallback === "function" ? fallback() : fallback;
+    if (typeof value !== "number") {
+      throw new TypeError(`Cannot start download: '${name}' must be a number, got ${typeof value}`);
+    }
+    if (!Number.isSafeInteger(value) || value < min) {
+      const what = min === 0 ? "a non-negative integer" : "a positive integer";
+      throw new RangeError(`Cannot start download: '${name}' must be ${what}, got ${value}`);
+    }
+    if (value > max) {
+      throw new RangeError(`Cannot start download: '${name}' must be at most ${max}, got ${value}`);
+    }
+    return value;
+  };
 }
 
-function flag(value: unknown, name: string): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== "boolean") {
-    throw new TypeError(`Cannot start download: '${name}' must be a boolean, got ${typeof value}`);
-  }
-  return value;
+function boolean(fallback: boolean) {
+  return (value: unknown, name: string): boolean => {
+    if (value === undefined) return fallback;
+    if (typeof value !== "boolean") {
+      throw new TypeError(
+        `Cannot start download: '${name}' must be a boolean, got ${typeof value}`,
+      );
+    }
+    return value;
+  };
 }
+
+/** A flag whose text is a whole number of at least `min`. */
+function count(name: string, arg: string, help: string, min = 1, short?: string): FlagRule<number> {
+  return {
+    name,
+    short,
+    arg,
+    help,
+    parse(text) {
+      const n = Number(text);
+      if (
+        typeof text !== "string" || !/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) ||
+        n < min
+      ) {
+        return fail(
+          `--${name} must be ${min === 0 ? "a" : "a positive"} whole number, got '${text}'`,
+        );
+      }
+      return n;
+    },
+  };
+}
+
+/** A flag whose text is a positive number of seconds, kept as milliseconds. */
+function seconds(name: string, help: string): FlagRule<number> {
+  return {
+    name,
+    arg: "S",
+    help,
+    parse(text) {
+      const n = Number(text);
+      if (typeof text !== "string" || text.trim() === "" || !Number.isFinite(n) || n <= 0) {
+        return fail(`--${name} must be a positive number of seconds, got '${text}'`);
+      }
+      return Math.round(n * 1000);
+    },
+  };
+}
+
+/** A switch. */
+function toggle(name: string, help: string): FlagRule<boolean> {
+  return { name, help, parse: () => true };
+}
+
+const cores = () => Math.max(1, navigator.hardwareConcurrency || 1);
 
 /**
- * Checks the options and fills in the defaults.
+ * The rule of every option. Rules only check what a caller gives at the public boundary:
+ * everything inside trusts the resolved options.
+ */
+export const OPTION_RULES: OptionRules = {
+  out: {
+    resolve(value) {
+      if (typeof value !== "string" || value === "") {
+        throw new TypeError("Cannot start download: 'out' must be the path of a directory");
+      }
+      return value;
+    },
+    flag: {
+      name: "out",
+      short: "o",
+      arg: "DIR",
+      help: "where files go (default ./downloads); created if missing",
+      parse: (text) => String(text),
+    },
+  },
+  workers: {
+    resolve: integer(cores, 1, 256),
+    flag: count("workers", "N", "Web Workers (default: the number of cores)", 1, "w"),
+  },
+  concurrency: {
+    resolve: integer(DEFAULTS.concurrency, 1),
+    flag: count(
+      "concurrency",
+      "N",
+      `downloads in flight per worker (default ${DEFAULTS.concurrency})`,
+      1,
+      "c",
+    ),
+  },
+  perHost: {
+    resolve: integer(DEFAULTS.perHost, 1),
+    flag: count(
+      "per-host",
+      "N",
+      `downloads in flight per host, across all workers (default ${DEFAULTS.perHost})`,
+    ),
+  },
+  retries: {
+    resolve: integer(DEFAULTS.retries, 0),
+    flag: count(
+      "retries",
+      "N",
+      `retries after network errors, timeouts, 408/429/5xx (default ${DEFAULTS.retries})`,
+      0,
+    ),
+  },
+  maxBytes: {
+    resolve: integer(DEFAULTS.maxBytes, 1),
+    flag: count("max-bytes", "N", `largest file kept, in bytes (default ${DEFAULTS.maxBytes})`),
+  },
+  anyType: {
+    resolve: boolean(false),
+    flag: toggle("any-type", "keep any file, not only images (checked by their first bytes)"),
+  },
+  digest: {
+    resolve: boolean(false),
+    flag: toggle(
+      "digest",
+      "compute each file's SHA-256, for --json and the journal (costs CPU;\n" +
+        "files with a sha256 column are always checked)",
+    ),
+  },
+  headersTimeout: {
+    resolve: integer(DEFAULTS.headersTimeout, 1),
+    flag: seconds(
+      "headers-timeout",
+      `seconds to wait for a response (default ${DEFAULTS.headersTimeout / 1000})`,
+    ),
+  },
+  idleTimeout: {
+    resolve: integer(DEFAULTS.idleTimeout, 1),
+    flag: seconds(
+      "idle-timeout",
+      `seconds without data before giving up (default ${DEFAULTS.idleTimeout / 1000})`,
+    ),
+  },
+  totalTimeout: {
+    resolve: integer(DEFAULTS.totalTimeout, 0),
+    flag: seconds("total-timeout", "seconds one attempt may take in all (default: no limit)"),
+  },
+  maxRedirects: {
+    resolve: integer(DEFAULTS.maxRedirects, 0),
+    flag: count(
+      "max-redirects",
+      "N",
+      `redirects followed per URL, http(s) only (default ${DEFAULTS.maxRedirects})`,
+      0,
+    ),
+  },
+  userAgent: {
+    resolve(value) {
+      if (value === undefined) return DEFAULTS.userAgent;
+      if (typeof value !== "string") {
+        throw new TypeError("Cannot start download: 'userAgent' must be a string");
+      }
+      return value;
+    },
+    flag: {
+      name: "user-agent",
+      arg: "UA",
+      help: `the User-Agent header (default ${DEFAULTS.userAgent})`,
+      parse: (text) => String(text),
+    },
+  },
+  journal: {
+    resolve: boolean(true),
+    flag: {
+      name: "no-journal",
+      help: "neither read nor write the journal: fetch everything again",
+      parse: () => false,
+    },
+  },
+  layout: {
+    resolve(value) {
+      if (value === undefined) return "flat";
+      if (value !== "flat" && value !== "shard") {
+        throw new TypeError(
+          `Cannot start download: 'layout' must be "flat" or "shard", got ${JSON.stringify(value)}`,
+        );
+      }
+      return value;
+    },
+    flag: {
+      name: "layout",
+      arg: "L",
+      help: "flat (default), or shard: 1,000 files a subdirectory, for huge runs",
+      parse: (text) =>
+        text === "flat" || text === "shard"
+          ? text
+          : fail(`--layout must be flat or shard, got '${text}'`),
+    },
+  },
+  rate: {
+    resolve(value) {
+      if (value === undefined) return 0;
+      if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+        throw new RangeError(
+          `Cannot start download: 'rate' must be a number of requests per second >= 0, got ${value}`,
+        );
+      }
+      return value;
+    },
+    flag: {
+      name: "rate",
+      arg: "N",
+      help: "requests per second per host (default: no limit)",
+      parse(text) {
+        const n = Number(text);
+        if (typeof text !== "string" || text.trim() === "" || !Number.isFinite(n) || n <= 0) {
+          return fail(`--rate must be a positive number of requests per second, got '${text}'`);
+        }
+        return n;
+      },
+    },
+  },
+  robots: {
+    resolve: boolean(false),
+    flag: toggle(
+      "robots",
+      "honour each host's robots.txt (fetched once per host): skip what it\n" +
+        "disallows and wait its Crawl-delay between requests",
+    ),
+  },
+  denyPrivate: {
+    resolve: boolean(false),
+    flag: toggle(
+      "deny-private",
+      "refuse URLs and redirects to loopback/private/link-local addresses",
+    ),
+  },
+  honorNoAi: {
+    resolve: boolean(false),
+    flag: toggle("honor-noai", "skip images whose X-Robots-Tag says noai or noimageai"),
+  },
+  shard: {
+    resolve(value) {
+      if (value === undefined) return undefined;
+      const { index, count } = (value ?? {}) as { index?: unknown; count?: unknown };
+      if (
+        !Number.isSafeInteger(count) || !Number.isSafeInteger(index) || (count as number) < 1 ||
+        (index as number) < 0 || (index as number) >= (count as number)
+      ) {
+        throw new RangeError(
+          `Cannot start download: 'shard' must be { index, count } with 0 <= index < count, got ${
+            JSON.stringify(value)
+          }`,
+        );
+      }
+      return { index: index as number, count: count as number };
+    },
+    // The flag is the command's own: it reads JOB_COMPLETION_INDEX (cli/flags.ts).
+  },
+  signal: {
+    resolve(value) {
+      if (value !== undefined && !(value instanceof AbortSignal)) {
+        throw new TypeError("Cannot start download: 'signal' must be an AbortSignal");
+      }
+      return value;
+    },
+  },
+};
+
+/**
+ * Checks the options and fills in the defaults, by {@linkcode OPTION_RULES}.
  *
  * @param options The caller's options.
  * @returns The options with every default filled in.
  * @throws {TypeError} When an option has the wrong type or `out` is missing.
  * @throws {RangeError} When a number is out of range.
- *
- * @example Defaults are filled in
- * ```ts
- * import { resolveOptions } from "./options.ts";
- * import assert from "node:assert/strict";
- *
- * const resolved = resolveOptions({ out: "images", workers: 2 });
- * assert.equal(resolved.workers, 2);
- * assert.equal(resolved.perHost, 6);
- * assert.throws(() => resolveOptions({ out: "images", workers: 0 }), RangeError);
- * ```
  */
 export function resolveOptions(options: DownloadOptions): ResolvedOptions {
   if (options === null || typeof options !== "object") {
     throw new TypeError("Cannot start download: options must be an object with at least 'out'");
   }
-  if (typeof options.out !== "string" || options.out === "") {
-    throw new TypeError("Cannot start download: 'out' must be the path of a directory");
-  }
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw new TypeError("Cannot start download: 'signal' must be an AbortSignal");
-  }
-  if (options.userAgent !== undefined && typeof options.userAgent !== "string") {
-    throw new TypeError("Cannot start download: 'userAgent' must be a string");
-  }
-  const cores = Math.max(1, navigator.hardwareConcurrency || 1);
-  const resolved: ResolvedOptions = {
-    out: options.out,
-    workers: integer(options.workers, "workers", cores, 1),
-    concurrency: integer(options.concurrency, "concurrency", DEFAULTS.concurrency, 1),
-    perHost: integer(options.perHost, "perHost", DEFAULTS.perHost, 1),
-    retries: integer(options.retries, "retries", DEFAULTS.retries, 0),
-    maxBytes: integer(options.maxBytes, "maxBytes", DEFAULTS.maxBytes, 1),
-    anyType: flag(options.anyType, "anyType"),
-    digest: flag(options.digest, "digest"),
-    headersTimeout: integer(options.headersTimeout, "headersTimeout", DEFAULTS.headersTimeout, 1),
-    idleTimeout: integer(options.idleTimeout, "idleTimeout", DEFAULTS.idleTimeout, 1),
-    totalTimeout: integer(options.totalTimeout, "totalTimeout", DEFAULTS.totalTimeout, 0),
-    maxRedirects: integer(options.maxRedirects, "maxRedirects", DEFAULTS.maxRedirects, 0),
-    userAgent: options.userAgent ?? DEFAULTS.userAgent,
-    journal: options.journal === undefined ? true : flag(options.journal, "journal"),
-    layout: layout(options.layout),
-    rate: rate(options.rate),
-    robots: flag(options.robots, "robots"),
-    denyPrivate: flag(options.denyPrivate, "denyPrivate"),
-    honorNoAi: flag(options.honorNoAi, "honorNoAi"),
-  };
-  if (resolved.workers > 256) {
-    throw new RangeError(
-      `Cannot start download: 'workers' must be at most 256, got ${resolved.workers}`,
+  const resolved: Record<string, unknown> = {};
+  for (const [key, rule] of Object.entries(OPTION_RULES)) {
+    const value = (rule as OptionRule<unknown>).resolve(
+      (options as unknown as Record<string, unknown>)[key],
+      key,
     );
+    if (value !== undefined) resolved[key] = value;
   }
-  if (options.signal) resolved.signal = options.signal;
-  if (options.shard !== undefined) {
-    const { index, count } = options.shard ?? {};
-    if (
-      !Number.isSafeInteger(count) || !Number.isSafeInteger(index) || count! < 1 || index! < 0 ||
-      index! >= count!
-    ) {
-      throw new RangeError(
-        `Cannot start download: 'shard' must be { index, count } with 0 <= index < count, got ${
-          JSON.stringify(options.shard)
-        }`,
-      );
-    }
-    resolved.shard = { index: index!, count: count! };
-  }
-  return resolved;
+  return resolved as ResolvedOptions;
 }

@@ -7,39 +7,9 @@
  */
 
 import type { FailureReason } from "./types.ts";
+import type { WorkerConfig } from "./options.ts";
 
-/**
- * What a worker needs to know once, at start.
- *
- * @example
- * ```ts
- * import type { WorkerConfig } from "./protocol.ts";
- * import assert from "node:assert/strict";
- *
- * const config: WorkerConfig = {
- *   out: "images", maxBytes: 1e6, anyType: false, digest: false, headersTimeout: 1000, idleTimeout: 1000,
- *   totalTimeout: 0, maxRedirects: 5, userAgent: "x", denyPrivate: false, honorNoAi: false,
- * };
- * assert.equal(config.out, "images");
- * ```
- */
-export interface WorkerConfig {
-  /** The output directory. */
-  out: string;
-  maxBytes: number;
-  anyType: boolean;
-  /** Compute the SHA-256 of every file (otherwise only of files with an expected digest). */
-  digest: boolean;
-  headersTimeout: number;
-  idleTimeout: number;
-  totalTimeout: number;
-  maxRedirects: number;
-  userAgent: string;
-  /** Refuse hosts (and redirects) that resolve to private addresses. */
-  denyPrivate: boolean;
-  /** Skip responses whose X-Robots-Tag says noai or noimageai. */
-  honorNoAi: boolean;
-}
+export type { WorkerConfig } from "./options.ts";
 
 /**
  * One download handed to a worker.
@@ -93,6 +63,8 @@ export interface Outcome {
   etag?: string;
   /** A partial body was kept to be resumed by the next attempt. */
   partial?: boolean;
+  /** The disk (or the quota) is full: the run cannot go on. */
+  diskFull?: boolean;
 }
 
 /**

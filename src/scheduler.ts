@@ -110,6 +110,8 @@ interface Host {
   /** The host's in-flight limit: `perHost`, halved by throttling, slowly recovering. */
   limit: AdaptiveLimit;
   bucket?: TokenBucket;
+  /** The requests a second its bucket allows, when it has one. */
+  perSecond?: number;
   inflight: number;
   waiting: Task[];
   /** `performance.now()` until which nothing is sent to this host. */
@@ -213,10 +215,27 @@ export class Scheduler {
         waiting: [],
         pausedUntil: 0,
       };
-      if (this.#options.rate) host.bucket = new TokenBucket(this.#options.rate);
+      if (this.#options.rate) {
+        host.bucket = new TokenBucket(this.#options.rate);
+        host.perSecond = this.#options.rate;
+      }
       this.#hosts.set(key, host);
     }
     return host;
+  }
+
+  /**
+   * Holds a host to at most `perSecond` requests a second from now on (robots.txt's
+   * `Crawl-delay`), unless it is already held to fewer.
+   *
+   * @param key The host, as in {@linkcode Task.host}.
+   * @param perSecond Requests a second; more than 0.
+   */
+  pace(key: string, perSecond: number): void {
+    const host = this.#host(key);
+    if (host.perSecond !== undefined && host.perSecond <= perSecond) return;
+    host.bucket = new TokenBucket(perSecond);
+    host.perSecond = perSecond;
   }
 
   /**

@@ -7,22 +7,10 @@
  */
 
 import { fmix32 } from "./hash.ts";
-import { stableHash } from "./naming.ts";
+import { stableHash } from "./hash.ts";
 
-/**
- * One shard of an input: the `index`-th of `count`.
- *
- * @example
- * ```ts
- * import { inShard, type Shard } from "./shard.ts";
- * import assert from "node:assert/strict";
- *
- * const shards: Shard[] = [{ index: 0, count: 2 }, { index: 1, count: 2 }];
- * const url = "https://example.com/cat.png";
- * assert.equal(shards.filter((shard) => inShard(url, shard)).length, 1);
- * ```
- */
-export interface Shard {
+/** One shard of an input: the `index`-th of `count`. */
+interface Shard {
   /** Which shard, from 0 to `count - 1`. */
   index: number;
   /** How many shards the input is split into, at least 1. */

@@ -14,22 +14,7 @@ const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const PERIOD = 65_521;
 /** Bodies up to this long are made in one piece; longer ones are streamed. */
 const IN_ONE_PIECE = 1 << 20;
-/**
- * The largest `?gzip-bomb=MB`.
- *
- * @example One more is refused
- * ```ts
- * import { MAX_GZIP_BOMB_MB } from "./bodies.ts";
- * import { parseKnobs } from "./faults.ts";
- * import assert from "node:assert/strict";
- *
- * assert.deepEqual(parseKnobs(new URLSearchParams(`gzip-bomb=${MAX_GZIP_BOMB_MB}`)), {
- *   gzipBomb: MAX_GZIP_BOMB_MB,
- * });
- * const tooBig = parseKnobs(new URLSearchParams(`gzip-bomb=${MAX_GZIP_BOMB_MB + 1}`));
- * assert.equal(typeof tooBig, "string");
- * ```
- */
+/** The largest `?gzip-bomb=MB`. */
 export const MAX_GZIP_BOMB_MB = 4096;
 
 /** The pattern twice over, so that any `PERIOD` bytes of it are one contiguous slice. */
@@ -156,11 +141,6 @@ const bombs = new Map<number, Promise<Uint8Array<ArrayBuffer>>>();
  * ```
  */
 export function gzipBomb(mb: number): Promise<Uint8Array<ArrayBuffer>> {
-  if (!Number.isSafeInteger(mb) || mb < 1 || mb > MAX_GZIP_BOMB_MB) {
-    throw new RangeError(
-      `Cannot make gzip bomb: 'mb' must be an integer from 1 to ${MAX_GZIP_BOMB_MB}, got ${mb}`,
-    );
-  }
   let bomb = bombs.get(mb);
   if (!bomb) {
     const zeros = new Uint8Array(1 << 20);
@@ -190,14 +170,6 @@ export function gzipBomb(mb: number): Promise<Uint8Array<ArrayBuffer>> {
  *
  * @param path The path asked for, shown in the page.
  * @returns The page's text.
- *
- * @example
- * ```ts
- * import { htmlPage } from "./bodies.ts";
- * import assert from "node:assert/strict";
- *
- * assert.match(htmlPage("/a.png"), /^<!doctype html>/);
- * ```
  */
 export function htmlPage(path: string): string {
   const safe = path.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -136,48 +136,16 @@ export function parseKnobs(params: URLSearchParams): Knobs | string {
   return knobs as Knobs;
 }
 
-/**
- * How a body is cut short.
- *
- * @example
- * ```ts
- * import { type Cut, FaultPlanner, parseKnobs } from "./faults.ts";
- * import { resolveServerOptions } from "./options.ts";
- * import assert from "node:assert/strict";
- *
- * const planner = new FaultPlanner(resolveServerOptions({}));
- * const url = new URL("http://localhost/img/1.png?stall=10");
- * const knobs = parseKnobs(url.searchParams);
- * assert.ok(typeof knobs !== "string");
- * const cut: Cut | undefined = planner.plan(url, knobs, true).cut;
- * assert.deepEqual(cut, { mode: "stall", bytes: 10 });
- * ```
- */
-export interface Cut {
+/** How a body is cut short. */
+interface Cut {
   /** `truncate` ends the body early; `stall` stops sending until the server closes. */
   mode: "truncate" | "stall";
   /** Bytes to send first; when absent, half the declared length. */
   bytes?: number;
 }
 
-/**
- * What goes wrong with one request, decided by {@linkcode FaultPlanner.plan}.
- *
- * @example A 429 with Retry-After
- * ```ts
- * import { type FaultPlan, FaultPlanner, parseKnobs } from "./faults.ts";
- * import { resolveServerOptions } from "./options.ts";
- * import assert from "node:assert/strict";
- *
- * const planner = new FaultPlanner(resolveServerOptions({}));
- * const url = new URL("http://localhost/a.png?status=429&retry-after=3");
- * const knobs = parseKnobs(url.searchParams);
- * assert.ok(typeof knobs !== "string");
- * const plan: FaultPlan = planner.plan(url, knobs, true);
- * assert.deepEqual(plan, { latencyMs: 0, status: 429, retryAfter: "3" });
- * ```
- */
-export interface FaultPlan {
+/** What goes wrong with one request, decided by {@linkcode FaultPlanner.plan}. */
+interface FaultPlan {
   /** Milliseconds to wait before answering. */
   latencyMs: number;
   /** Answer 302 with this `Location` instead. */
@@ -192,22 +160,8 @@ export interface FaultPlan {
   wrongLength?: number;
 }
 
-/**
- * How many requests for a URL may get a global fault; later ones never do.
- *
- * @example Every body truncated, but only at first
- * ```ts
- * import { FAULTY_ATTEMPTS, FaultPlanner } from "./faults.ts";
- * import { resolveServerOptions } from "./options.ts";
- * import assert from "node:assert/strict";
- *
- * const planner = new FaultPlanner(resolveServerOptions({ pTruncate: 1 }));
- * const url = new URL("http://localhost/img/1.png");
- * const cuts = Array.from({ length: FAULTY_ATTEMPTS + 2 }, () => planner.plan(url, {}, true).cut);
- * assert.equal(cuts.filter((cut) => cut !== undefined).length, FAULTY_ATTEMPTS);
- * ```
- */
-export const FAULTY_ATTEMPTS = 3;
+/** How many requests for a URL may get a global fault; later ones never do. */
+const FAULTY_ATTEMPTS = 3;
 
 /** A 32-bit FNV-1a hash of a string, mixed with some numbers. */
 function hash(text: string, ...numbers: number[]): number {

@@ -1,6 +1,6 @@
 /**
  * The test server's request handler: routes (`/img/{i}.png`, `/list.txt`, static files), per-URL
- * knobs and global faults, on top of the HTTP semantics of `server_http.ts`.
+ * knobs and global faults, on top of the HTTP semantics of `http.ts`.
  *
  * @module
  */
@@ -10,9 +10,9 @@ import { applyBodyFaults, FaultPlanner, type Knobs, parseKnobs } from "./faults.
 import { type Entity, respondWithEntity } from "./http.ts";
 import { ImageCache } from "./images.ts";
 import { imageList } from "./list.ts";
-import type { ResolvedServerOptions } from "./options.ts";
+import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from "./options.ts";
 import { contentType, staticEntity } from "./static.ts";
-import type { StreamTracker } from "./streams.ts";
+import { StreamTracker } from "./streams.ts";
 
 const REASONS: Record<number, string> = {
   200: "OK",
@@ -63,27 +63,38 @@ function disposition(name: string): string {
 const IMAGE_PATH = /^\/img\/(0|[1-9]\d{0,15})\.png$/;
 
 /**
- * Makes the server's request handler.
+ * Makes the test server's request handler, to call without a socket.
  *
- * @param options The server's options, checked.
- * @param tracker Tracks streamed bodies (and aborts waits) so that the server can close.
- * @returns The handler, which answers every request (errors become 500 answers).
+ * @param options What to serve and which faults to inject.
+ * @returns A function answering one request; the bodies it streams end only when read to the end
+ * or cancelled.
+ * @throws {TypeError} When an option has the wrong type.
+ * @throws {RangeError} When an option is out of range.
  *
- * @example Image 0 and a missing one
+ * @example Ask for part of an image
  * ```ts
- * import { makeHandler } from "./handler.ts";
- * import { resolveServerOptions } from "./options.ts";
- * import { StreamTracker } from "./streams.ts";
+ * import { createHandler } from "../server.ts";
  * import assert from "node:assert/strict";
  *
- * const handle = makeHandler(resolveServerOptions({ images: 1 }), new StreamTracker());
- * const ok = await handle(new Request("http://localhost/img/0.png"));
- * assert.equal(ok.headers.get("content-type"), "image/png");
- * await ok.body?.cancel();
- * assert.equal((await handle(new Request("http://localhost/img/1.png"))).status, 404);
+ * const handle = createHandler({ images: 5 });
+ * const response = await handle(
+ *   new Request("http://localhost/img/1.png", { headers: { range: "bytes=0-7" } }),
+ * );
+ * assert.equal(response.status, 206);
+ * assert.deepEqual([...await response.bytes()], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
  * ```
  */
-export function makeHandler(
+export function createHandler(
+  options: ServerOptions = {},
+): (request: Request) => Promise<Response> {
+  return createTrackedHandler(resolveServerOptions(options), new StreamTracker());
+}
+
+/**
+ * {@linkcode createHandler} for options already checked, with the tracker that ends its bodies
+ * (and aborts its waits) when the server closes; errors become 500 answers.
+ */
+export function createTrackedHandler(
   options: ResolvedServerOptions,
   tracker: StreamTracker,
 ): (request: Request) => Promise<Response> {

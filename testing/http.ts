@@ -6,27 +6,7 @@
  * @module
  */
 
-/**
- * One representation that the server can send whole or in part.
- *
- * @example A text in memory, sent whole
- * ```ts
- * import { type Entity, respondWithEntity } from "./http.ts";
- * import assert from "node:assert/strict";
- *
- * const bytes = new TextEncoder().encode("hello");
- * const entity: Entity = {
- *   size: bytes.length,
- *   type: "text/plain",
- *   etag: '"h1"',
- *   lastModified: new Date(0),
- *   body: (start, end) => bytes.subarray(start, end),
- * };
- * const response = respondWithEntity(new Request("http://localhost/hello.txt"), entity);
- * assert.equal(response.headers.get("content-length"), "5");
- * assert.equal(await response.text(), "hello");
- * ```
- */
+/** One representation that the server can send whole or in part. */
 export interface Entity {
   /** Its length in bytes. */
   size: number;

@@ -50,25 +50,11 @@ export class ImageCache {
     this.#budget = budget;
   }
 
-  /** How many bytes of images are kept. */
-  get bytes(): number {
-    return this.#bytes;
-  }
-
   /**
    * The image `index` as an entity, made now unless kept.
    *
    * @param index Which image.
    * @returns Its bytes, `image/png` and a strong ETag derived from the bytes.
-   *
-   * @example
-   * ```ts
-   * import { ImageCache } from "./images.ts";
-   * import assert from "node:assert/strict";
-   *
-   * const entity = await new ImageCache({}).get(0);
-   * assert.match(entity.etag, /^"[0-9a-f]+-[0-9a-f]+"$/);
-   * ```
    */
   async get(index: number): Promise<Entity> {
     let entry = this.#entries.get(index);

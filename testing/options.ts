@@ -54,20 +54,7 @@ export interface ServerOptions {
   pRedirect?: number;
 }
 
-/**
- * {@linkcode ServerOptions} with every default filled in and every value checked.
- *
- * @example
- * ```ts
- * import { type ResolvedServerOptions, resolveServerOptions } from "./options.ts";
- * import assert from "node:assert/strict";
- *
- * const resolved: ResolvedServerOptions = resolveServerOptions({ images: 5 });
- * assert.equal(resolved.images, 5);
- * assert.equal(resolved.p500, 0);
- * assert.equal(resolved.dir, undefined);
- * ```
- */
+/** {@linkcode ServerOptions} with every default filled in and every value checked. */
 export type ResolvedServerOptions = Required<Omit<ServerOptions, "dir">> & { dir?: string };
 
 function number(value: unknown, name: string, fallback: number): number {

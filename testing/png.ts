@@ -8,34 +8,10 @@
 
 import { fmix32 } from "../src/hash.ts";
 
-/**
- * The smallest `minBytes` {@linkcode syntheticPng} accepts.
- *
- * @example
- * ```ts
- * import { MIN_PNG_BYTES, syntheticPng } from "./png.ts";
- * import assert from "node:assert/strict";
- *
- * const tiny = await syntheticPng(0, { minBytes: MIN_PNG_BYTES, maxBytes: MIN_PNG_BYTES });
- * assert.ok(tiny.length < 2 * MIN_PNG_BYTES);
- * await assert.rejects(syntheticPng(0, { minBytes: MIN_PNG_BYTES - 1 }), RangeError);
- * ```
- */
+/** The smallest `minBytes` {@linkcode syntheticPng} accepts. */
 export const MIN_PNG_BYTES = 100;
 
-/**
- * The default size range of {@linkcode syntheticPng}, in bytes.
- *
- * @example
- * ```ts
- * import { DEFAULT_PNG_BYTES, syntheticPng } from "./png.ts";
- * import assert from "node:assert/strict";
- *
- * const png = await syntheticPng(0);
- * assert.ok(png.length >= DEFAULT_PNG_BYTES.min * 0.9);
- * assert.ok(png.length <= DEFAULT_PNG_BYTES.max * 1.1);
- * ```
- */
+/** The default size range of {@linkcode syntheticPng}, in bytes. */
 export const DEFAULT_PNG_BYTES: { readonly min: number; readonly max: number } = {
   min: 4_000,
   max: 40_000,

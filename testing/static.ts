@@ -53,23 +53,8 @@ export function contentType(path: string): string {
   return (dot > 0 && TYPES[name.slice(dot + 1).toLowerCase()]) || "application/octet-stream";
 }
 
-/**
- * Why a path is not served: an HTTP status and a short message.
- *
- * @example A path that is not even a valid percent-encoding
- * ```ts
- * import { type Refusal, staticEntity } from "./static.ts";
- * import { StreamTracker } from "./streams.ts";
- * import assert from "node:assert/strict";
- *
- * const answer = await staticEntity(".", "/%E0%A4%A", new StreamTracker());
- * assert.ok("status" in answer);
- * const refusal: Refusal = answer;
- * assert.equal(refusal.status, 400);
- * assert.match(refusal.message, /malformed path/);
- * ```
- */
-export interface Refusal {
+/** Why a path is not served: an HTTP status and a short message. */
+interface Refusal {
   /** 400, 403 or 404. */
   status: number;
   /** Says what is wrong, for the response body. */

@@ -5,43 +5,11 @@
  * @module
  */
 
-/**
- * Bytes in an `ArrayBuffer`, as response bodies take them.
- *
- * @example
- * ```ts
- * import type { Bytes } from "./streams.ts";
- * import assert from "node:assert/strict";
- *
- * const chunk: Bytes = new TextEncoder().encode("PNG");
- * assert.equal(new Response(chunk).headers.get("content-type"), null);
- * assert.equal(chunk.buffer instanceof ArrayBuffer, true);
- * ```
- */
-export type Bytes = Uint8Array<ArrayBuffer>;
+/** Bytes in an `ArrayBuffer`, as response bodies take them. */
+type Bytes = Uint8Array<ArrayBuffer>;
 
-/**
- * Where a tracked stream's chunks come from.
- *
- * @example A source that is released however the body ends
- * ```ts
- * import { type ChunkSource, StreamTracker } from "./streams.ts";
- * import assert from "node:assert/strict";
- *
- * let closed = 0;
- * const source: ChunkSource = {
- *   next: () => new Uint8Array([1, 2, 3]), // endless
- *   close: () => void closed++,
- * };
- * const tracker = new StreamTracker();
- * const reader = tracker.stream(source).getReader();
- * assert.deepEqual((await reader.read()).value, new Uint8Array([1, 2, 3]));
- * await reader.cancel();
- * assert.equal(closed, 1);
- * assert.equal(tracker.open, 0);
- * ```
- */
-export interface ChunkSource {
+/** Where a tracked stream's chunks come from. */
+interface ChunkSource {
   /**
    * The next chunk, or `null` at the end. `stop` is aborted when the stream is cancelled by the
    * client or ended by the server; a source that waits (a stall) must wake up on it.

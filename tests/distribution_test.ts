@@ -13,9 +13,9 @@ import { fileURLToPath } from "node:url";
 import { createHandler, serve } from "../server.ts";
 import { VERSION } from "../src/options.ts";
 import { syntheticPng } from "../testing/png.ts";
+import { CLI, localServer, tempDir } from "./helpers.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
-const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
 const DENO = Deno.execPath();
 const decoder = new TextDecoder();
 
@@ -73,86 +73,77 @@ function describe(accesses: Access[]): string {
   return accesses.map((access) => `${access.permission} ${access.value}`).join("\n");
 }
 
-async function tempDir(): Promise<string> {
-  // The real path, so that paths in the audit log (resolved by Deno) compare equal on macOS.
-  return await Deno.realPath(await Deno.makeTempDir({ prefix: "downpour-dist-" }));
-}
-
 Deno.test({
   name: "installed globally with only --allow-net, --allow-read and a narrow --allow-write",
   async fn() {
     await using server = await serve({ images: 6 });
     const host = server.url.host;
-    const root = await tempDir();
-    try {
-      const out = join(root, "out");
-      const install = await run(DENO, [
-        "install",
-        "-g",
-        "-n",
-        "downpour",
-        "--root",
-        root,
-        "--no-prompt",
-        `--allow-net=${server.hostname}`,
-        "--allow-read",
-        `--allow-write=${out}`,
-        CLI,
-      ]);
-      assert.equal(install.code, 0, install.stderr);
-      const bin = join(root, "bin", Deno.build.os === "windows" ? "downpour.cmd" : "downpour");
-      const shim = await Deno.readTextFile(bin);
-      assert.match(shim, /--no-prompt/);
-      assert.doesNotMatch(shim, /--allow-(all|env|run|sys|ffi)\b|\s-A\s/);
+    await using root = await tempDir("downpour-dist-");
+    const out = join(root.path, "out");
+    const install = await run(DENO, [
+      "install",
+      "-g",
+      "-n",
+      "downpour",
+      "--root",
+      root.path,
+      "--no-prompt",
+      `--allow-net=${server.hostname}`,
+      "--allow-read",
+      `--allow-write=${out}`,
+      CLI,
+    ]);
+    assert.equal(install.code, 0, install.stderr);
+    const bin = join(root.path, "bin", Deno.build.os === "windows" ? "downpour.cmd" : "downpour");
+    const shim = await Deno.readTextFile(bin);
+    assert.match(shim, /--no-prompt/);
+    assert.doesNotMatch(shim, /--allow-(all|env|run|sys|ffi)\b|\s-A\s/);
 
-      // The shim runs `deno` from the PATH: make it this one.
-      const path = `${dirname(DENO)}${Deno.build.os === "windows" ? ";" : ":"}${
-        Deno.env.get("PATH") ?? ""
-      }`;
-      const audit = join(root, "audit.jsonl");
-      const urls = Array.from({ length: 6 }, (_, i) => new URL(`img/${i}.png`, server.url).href);
-      const ok = await run(bin, ["-o", out, "-w", "2", ...urls], {
-        cwd: root,
-        env: { PATH: path, DENO_AUDIT_PERMISSIONS: audit },
-      });
-      assert.equal(ok.code, 0, ok.stderr);
-      assert.match(ok.stderr, /6 saved/);
-      for (let i = 0; i < 6; i++) {
-        assert.deepEqual(await Deno.readFile(join(out, `${i}.png`)), await syntheticPng(i));
-      }
-
-      // What it touched: the net to the server, reads of its own modules (the workers' module
-      // graph) and of the output directory, writes in the output directory. Nothing else.
-      const accesses = await readAudit(audit);
-      assert.ok(accesses.some((a) => a.permission === "net"), describe(accesses));
-      const unexpected = accesses.filter(({ permission, value }) => {
-        if (permission === "net") return !toHost(value, host);
-        if (permission === "write") return value === null || !inside(value, out);
-        if (permission === "read") {
-          if (value === null) return true;
-          const module = value.startsWith("file:") && value.endsWith(".ts");
-          return !(inside(value, out) || (module && inside(value, REPO)));
-        }
-        return true; // env, run, sys, ffi, import: none is needed.
-      });
-      assert.deepEqual(unexpected, [], `unexpected permission checks:\n${describe(unexpected)}`);
-
-      // An output directory it may not write to: a usage error, before any request.
-      const requests = server.stats.requests;
-      const elsewhere = join(root, "elsewhere");
-      const denied = await run(bin, ["-o", elsewhere, urls[0]!], {
-        cwd: root,
-        env: { PATH: path },
-      });
-      assert.equal(denied.code, 2, denied.stderr);
-      assert.match(denied.stderr, /Cannot write to the output directory '[^']*elsewhere'/);
-      assert.match(denied.stderr, /--allow-write/);
-      assert.doesNotMatch(denied.stderr, /Uncaught|\n\s+at /);
-      assert.equal(server.stats.requests, requests);
-      await assert.rejects(Deno.stat(elsewhere), Deno.errors.NotFound);
-    } finally {
-      await Deno.remove(root, { recursive: true });
+    // The shim runs `deno` from the PATH: make it this one.
+    const path = `${dirname(DENO)}${Deno.build.os === "windows" ? ";" : ":"}${
+      Deno.env.get("PATH") ?? ""
+    }`;
+    const audit = join(root.path, "audit.jsonl");
+    const urls = Array.from({ length: 6 }, (_, i) => new URL(`img/${i}.png`, server.url).href);
+    const ok = await run(bin, ["-o", out, "-w", "2", ...urls], {
+      cwd: root.path,
+      env: { PATH: path, DENO_AUDIT_PERMISSIONS: audit },
+    });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stderr, /6 saved/);
+    for (let i = 0; i < 6; i++) {
+      assert.deepEqual(await Deno.readFile(join(out, `${i}.png`)), await syntheticPng(i));
     }
+
+    // What it touched: the net to the server, reads of its own modules (the workers' module
+    // graph) and of the output directory, writes in the output directory. Nothing else.
+    const accesses = await readAudit(audit);
+    assert.ok(accesses.some((a) => a.permission === "net"), describe(accesses));
+    const unexpected = accesses.filter(({ permission, value }) => {
+      if (permission === "net") return !toHost(value, host);
+      if (permission === "write") return value === null || !inside(value, out);
+      if (permission === "read") {
+        if (value === null) return true;
+        const module = value.startsWith("file:") && value.endsWith(".ts");
+        return !(inside(value, out) || (module && inside(value, REPO)));
+      }
+      return true; // env, run, sys, ffi, import: none is needed.
+    });
+    assert.deepEqual(unexpected, [], `unexpected permission checks:\n${describe(unexpected)}`);
+
+    // An output directory it may not write to: a usage error, before any request.
+    const requests = server.stats.requests;
+    const elsewhere = join(root.path, "elsewhere");
+    const denied = await run(bin, ["-o", elsewhere, urls[0]!], {
+      cwd: root.path,
+      env: { PATH: path },
+    });
+    assert.equal(denied.code, 2, denied.stderr);
+    assert.match(denied.stderr, /Cannot write to the output directory '[^']*elsewhere'/);
+    assert.match(denied.stderr, /--allow-write/);
+    assert.doesNotMatch(denied.stderr, /Uncaught|\n\s+at /);
+    assert.equal(server.stats.requests, requests);
+    await assert.rejects(Deno.stat(elsewhere), Deno.errors.NotFound);
   },
 });
 
@@ -162,68 +153,64 @@ Deno.test({
     // The code, over HTTP: this repository, with every path asked for recorded.
     const handle = createHandler({ dir: REPO });
     const asked: string[] = [];
-    await using code = Deno.serve(
-      { port: 0, hostname: "127.0.0.1", onListen() {} },
-      (request) => {
-        asked.push(new URL(request.url).pathname);
-        return handle(request);
-      },
-    );
-    const codeHost = `127.0.0.1:${code.addr.port}`;
+    await using code = localServer((request) => {
+      asked.push(new URL(request.url).pathname);
+      return handle(request);
+    });
+    const codeHost = new URL(code.origin).host;
     // The images, from another server.
     await using images = await serve({ images: 5 });
-    const root = await tempDir();
-    try {
-      const out = join(root, "out");
-      const script = join(root, "main.ts");
-      await Deno.writeTextFile(
-        script,
-        `import { download, summarize } from "http://${codeHost}/mod.ts";
+    await using root = await tempDir("downpour-dist-");
+    const out = join(root.path, "out");
+    const script = join(root.path, "main.ts");
+    await Deno.writeTextFile(
+      script,
+      `import { download, summarize } from "http://${codeHost}/mod.ts";
 const [out, ...urls] = Deno.args;
 console.log(JSON.stringify(await summarize(download(urls, { out, workers: 2 }))));
 `,
-      );
-      const audit = join(root, "audit.jsonl");
-      const urls = Array.from({ length: 5 }, (_, i) => new URL(`img/${i}.png`, images.url).href);
-      const result = await run(DENO, [
-        "run",
-        "--no-config",
-        "--no-lock",
-        "--no-prompt",
-        `--allow-import=${codeHost}`,
-        `--allow-net=${images.hostname}`,
-        `--allow-write=${out}`,
-        `--allow-read=${out}`,
-        script,
-        out,
-        ...urls,
-      ], {
-        cwd: root,
-        // An empty cache: every module comes from the server, none from an earlier run.
-        env: { DENO_DIR: join(root, "deno_dir"), DENO_AUDIT_PERMISSIONS: audit },
-      });
-      assert.equal(result.code, 0, result.stderr);
-      assert.equal(JSON.parse(result.stdout).saved, 5, result.stdout);
-      for (let i = 0; i < 5; i++) {
-        assert.deepEqual(await Deno.readFile(join(out, `${i}.png`)), await syntheticPng(i));
-      }
-      assert.ok(asked.includes("/mod.ts"), asked.join(" "));
-      assert.ok(asked.includes("/src/worker/worker.ts"), `the worker did not come over HTTP: ${asked}`);
-
-      const accesses = await readAudit(audit);
-      assert.ok(accesses.some((a) => a.permission === "import"), describe(accesses));
-      const unexpected = accesses.filter(({ permission, value }) => {
-        if (permission === "import") return value !== codeHost;
-        if (permission === "net") return !toHost(value, images.url.host) && value !== codeHost;
-        if (permission === "read" || permission === "write") {
-          return value === null || !inside(value, out);
-        }
-        return true;
-      });
-      assert.deepEqual(unexpected, [], `unexpected permission checks:\n${describe(unexpected)}`);
-    } finally {
-      await Deno.remove(root, { recursive: true });
+    );
+    const audit = join(root.path, "audit.jsonl");
+    const urls = Array.from({ length: 5 }, (_, i) => new URL(`img/${i}.png`, images.url).href);
+    const result = await run(DENO, [
+      "run",
+      "--no-config",
+      "--no-lock",
+      "--no-prompt",
+      `--allow-import=${codeHost}`,
+      `--allow-net=${images.hostname}`,
+      `--allow-write=${out}`,
+      `--allow-read=${out}`,
+      script,
+      out,
+      ...urls,
+    ], {
+      cwd: root.path,
+      // An empty cache: every module comes from the server, none from an earlier run.
+      env: { DENO_DIR: join(root.path, "deno_dir"), DENO_AUDIT_PERMISSIONS: audit },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).saved, 5, result.stdout);
+    for (let i = 0; i < 5; i++) {
+      assert.deepEqual(await Deno.readFile(join(out, `${i}.png`)), await syntheticPng(i));
     }
+    assert.ok(asked.includes("/mod.ts"), asked.join(" "));
+    assert.ok(
+      asked.includes("/src/worker/worker.ts"),
+      `the worker did not come over HTTP: ${asked}`,
+    );
+
+    const accesses = await readAudit(audit);
+    assert.ok(accesses.some((a) => a.permission === "import"), describe(accesses));
+    const unexpected = accesses.filter(({ permission, value }) => {
+      if (permission === "import") return value !== codeHost;
+      if (permission === "net") return !toHost(value, images.url.host) && value !== codeHost;
+      if (permission === "read" || permission === "write") {
+        return value === null || !inside(value, out);
+      }
+      return true;
+    });
+    assert.deepEqual(unexpected, [], `unexpected permission checks:\n${describe(unexpected)}`);
   },
 });
 

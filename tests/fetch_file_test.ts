@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
-import { fetchToFile, partPath, resumeNotePath, STREAM_BUFFER } from "../src/worker/fetch_file.ts";
+import { fetchToFile, STREAM_BUFFER } from "../src/worker/fetch_file.ts";
+import { partPath, resumeNotePath } from "../src/worker/resume.ts";
 import type { WorkerConfig } from "../src/protocol.ts";
 import { Watch, Watchdog } from "../src/worker/watchdog.ts";
-import { stableHash } from "../src/naming.ts";
+import { stableHash } from "../src/hash.ts";
+import { localServer, tempDir } from "./helpers.ts";
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 1, 2, 3]);
 
@@ -11,14 +13,9 @@ async function withServer(
   handler: (req: Request) => Response | Promise<Response>,
   body: (base: string, out: string) => Promise<void>,
 ): Promise<void> {
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, handler);
-  const out = await Deno.makeTempDir({ prefix: "downpour-fetch-" });
-  try {
-    await body(`http://127.0.0.1:${server.addr.port}`, out);
-  } finally {
-    await server.shutdown();
-    await Deno.remove(out, { recursive: true });
-  }
+  await using out = await tempDir("downpour-fetch-");
+  await using server = localServer(handler); // shut down before `out` is removed
+  await body(server.origin, out.path);
 }
 
 function config(out: string, extra: Partial<WorkerConfig> = {}): WorkerConfig {

@@ -1,6 +1,10 @@
 /** Small helpers shared by the test files. */
 
+import { fileURLToPath } from "node:url";
 import type { DownloadResult } from "../mod.ts";
+
+/** The command-line entry point, as a file path. */
+export const CLI: string = fileURLToPath(new URL("../cli.ts", import.meta.url));
 
 /** Every result of a run, in the order they came. */
 export async function collect(
@@ -20,4 +24,40 @@ export async function listFiles(dir: string, skip: string[] = [], prefix = ""): 
     } else if (!skip.includes(entry.name)) names.push(prefix + entry.name);
   }
   return names.sort();
+}
+
+/** A temporary directory that is removed, with all it holds, when its scope ends. */
+export interface TempDir extends AsyncDisposable {
+  /** The directory's real path: symlinks resolved, so it compares equal to paths Deno reports. */
+  readonly path: string;
+}
+
+/** Makes a temporary directory for `await using dir = await tempDir();`. */
+export async function tempDir(prefix = "downpour-test-"): Promise<TempDir> {
+  const path = await Deno.realPath(await Deno.makeTempDir({ prefix }));
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      try {
+        await Deno.remove(path, { recursive: true });
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    },
+  };
+}
+
+/** An HTTP server on a free port; `await using` shuts it down when its scope ends. */
+export interface LocalServer extends Deno.HttpServer<Deno.NetAddr> {
+  /** Its origin, e.g. `http://127.0.0.1:43210`. */
+  readonly origin: string;
+}
+
+/** Serves `handler` on port 0 of `hostname` (the loopback address by default), quietly. */
+export function localServer(
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  hostname = "127.0.0.1",
+): LocalServer {
+  const server = Deno.serve({ hostname, port: 0, onListen() {} }, handler);
+  return Object.assign(server, { origin: `http://${hostname}:${server.addr.port}` });
 }

@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
-import {
-  checkUrl,
-  formatFromPath,
-  type InputEntry,
-  type InputProblem,
-  MAX_LINE_LENGTH,
-  readEntries,
-  readLines,
-} from "../src/input/read.ts";
+import type { InputEntry, InputProblem } from "../src/input/entry.ts";
+import { formatFromPath } from "../src/input/formats.ts";
+import { MAX_LINE_LENGTH, readLines } from "../src/input/lines.ts";
+import { readEntries } from "../src/input/read.ts";
+import { checkUrl } from "../src/input/url.ts";
+import { tempDir } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -108,20 +105,16 @@ Deno.test("readLines() cancels the stream when the consumer stops early", async 
 });
 
 Deno.test("readLines() closes a file when the consumer stops early", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = `${dir}/urls.txt`;
-    await Deno.writeTextFile(path, "https://h.example/x.png\n".repeat(100_000));
-    const file = await Deno.open(path);
-    for await (const line of readLines(file.readable)) {
-      assert.equal(line.line, 1);
-      break;
-    }
-    // The file is closed: closing it again fails.
-    assert.throws(() => file.close(), Deno.errors.BadResource);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+  await using dir = await tempDir();
+  const path = `${dir.path}/urls.txt`;
+  await Deno.writeTextFile(path, "https://h.example/x.png\n".repeat(100_000));
+  const file = await Deno.open(path);
+  for await (const line of readLines(file.readable)) {
+    assert.equal(line.line, 1);
+    break;
   }
+  // The file is closed: closing it again fails.
+  assert.throws(() => file.close(), Deno.errors.BadResource);
 });
 
 Deno.test("readLines() refuses what is not a stream", async () => {
@@ -252,29 +245,25 @@ Deno.test("readEntries() decompresses gzip, whatever the format", async () => {
 });
 
 Deno.test("readEntries() reads a gzip file from disk and closes it when stopped early", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = `${dir}/list.txt`;
-    let text = "";
-    for (let i = 0; i < 50_000; i++) text += `https://h.example/${i}.png\n`;
-    await Deno.writeFile(path, await gzip(text));
-    const file = await Deno.open(path);
-    const seen: string[] = [];
-    for await (const item of readEntries(file.readable, formatFromPath(path))) {
-      assert.ok(!("error" in item));
-      seen.push(item.url);
-      if (seen.length === 2) break;
-    }
-    assert.deepEqual(seen, ["https://h.example/0.png", "https://h.example/1.png"]);
-    assert.throws(() => file.close(), Deno.errors.BadResource);
-
-    // And read to the end, all of it.
-    const all = await Array.fromAsync(readEntries((await Deno.open(path)).readable, "lines"));
-    assert.equal(all.length, 50_000);
-    assert.deepEqual(all.at(-1), { line: 50_000, url: "https://h.example/49999.png" });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+  await using dir = await tempDir();
+  const path = `${dir.path}/list.txt`;
+  let text = "";
+  for (let i = 0; i < 50_000; i++) text += `https://h.example/${i}.png\n`;
+  await Deno.writeFile(path, await gzip(text));
+  const file = await Deno.open(path);
+  const seen: string[] = [];
+  for await (const item of readEntries(file.readable, formatFromPath(path))) {
+    assert.ok(!("error" in item));
+    seen.push(item.url);
+    if (seen.length === 2) break;
   }
+  assert.deepEqual(seen, ["https://h.example/0.png", "https://h.example/1.png"]);
+  assert.throws(() => file.close(), Deno.errors.BadResource);
+
+  // And read to the end, all of it.
+  const all = await Array.fromAsync(readEntries((await Deno.open(path)).readable, "lines"));
+  assert.equal(all.length, 50_000);
+  assert.deepEqual(all.at(-1), { line: 50_000, url: "https://h.example/49999.png" });
 });
 
 Deno.test("readEntries() cancels an endless gzip stream when stopped early", async () => {

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { baseName, NameAllocator, sanitizeName, stableHash } from "../src/naming.ts";
+import { stableHash } from "../src/hash.ts";
+import { NameAllocator } from "../src/name_table.ts";
+import { baseName, sanitizeName } from "../src/naming.ts";
 
 const encoder = new TextEncoder();
 

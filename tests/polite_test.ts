@@ -2,9 +2,7 @@ import assert from "node:assert/strict";
 import { download } from "../mod.ts";
 import { serve } from "../server.ts";
 import { syntheticPng } from "../testing/png.ts";
-import { collect } from "./helpers.ts";
-
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
+import { CLI, collect, type LocalServer, localServer, tempDir } from "./helpers.ts";
 const PNG = await syntheticPng(0, { minBytes: 200, maxBytes: 300 });
 
 /** A loopback host that records when each request arrives and how many run at once. */
@@ -13,7 +11,7 @@ interface Host {
   times: number[];
   inflight: number;
   maxInflight: number;
-  server: Deno.HttpServer<Deno.NetAddr>;
+  server: LocalServer;
 }
 
 const everywhere = { inflight: 0, max: 0 };
@@ -24,7 +22,7 @@ function host(
   latency = 30,
 ): Host {
   const h = { times: [] as number[], inflight: 0, maxInflight: 0 } as Host;
-  h.server = Deno.serve({ hostname, port: 0, onListen() {} }, async (req) => {
+  h.server = localServer(async (req) => {
     h.times.push(performance.now());
     h.inflight++;
     everywhere.inflight++;
@@ -37,19 +35,17 @@ function host(
       h.inflight--;
       everywhere.inflight--;
     }
-  });
-  h.base = `http://${hostname}:${h.server.addr.port}`;
+  }, hostname);
+  h.base = h.server.origin;
   return h;
 }
 
+/** Runs `body` with a temporary output directory; then shuts the hosts down and removes it. */
 async function withHosts(hosts: Host[], body: (out: string) => Promise<void>): Promise<void> {
-  const out = await Deno.makeTempDir({ prefix: "downpour-polite-" });
-  try {
-    await body(out);
-  } finally {
-    await Promise.all(hosts.map((h) => h.server.shutdown()));
-    await Deno.remove(out, { recursive: true });
-  }
+  await using out = await tempDir("downpour-polite-");
+  await using servers = new AsyncDisposableStack();
+  for (const h of hosts) servers.use(h.server);
+  await body(out.path);
 }
 
 Deno.test("per-host caps hold across workers while the hosts proceed in parallel", async () => {
@@ -155,60 +151,52 @@ Deno.test("honorNoAi skips images whose X-Robots-Tag opts out", async () => {
 
 Deno.test("--shard K/N: the shards partition the list; --report sums them up", async () => {
   await using server = await serve({ images: 60, minBytes: 200, maxBytes: 400 });
-  const dir = await Deno.makeTempDir({ prefix: "downpour-shard-" });
-  try {
-    const urls = Array.from({ length: 60 }, (_, i) => new URL(`img/${i}.png`, server.url).href);
-    await Deno.writeTextFile(`${dir}/urls.txt`, urls.join("\n"));
-    const seen: string[] = [];
-    for (const k of [0, 1, 2]) {
-      const { code, stdout } = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          CLI,
-          "-i",
-          `${dir}/urls.txt`,
-          "-o",
-          `${dir}/out${k}`,
-          "--shard",
-          `${k}/3`,
-          "--json",
-          "--report",
-          `${dir}/report${k}.json`,
-        ],
-        stdout: "piped",
-        stderr: "null",
-      }).output();
-      assert.equal(code, 0);
-      const lines = new TextDecoder().decode(stdout).trim().split("\n").filter(Boolean);
-      const mine = lines.map((line) => JSON.parse(line).url as string);
-      assert.ok(mine.length >= 10 && mine.length <= 30, `shard ${k} has ${mine.length} of 60`);
-      seen.push(...mine);
-      const report = JSON.parse(await Deno.readTextFile(`${dir}/report${k}.json`));
-      assert.equal(report.saved, mine.length);
-      assert.equal(report.exitCode, 0);
-    }
-    assert.deepEqual(seen.sort(), [...urls].sort(), "every URL in exactly one shard");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+  await using dir = await tempDir("downpour-shard-");
+  const urls = Array.from({ length: 60 }, (_, i) => new URL(`img/${i}.png`, server.url).href);
+  await Deno.writeTextFile(`${dir.path}/urls.txt`, urls.join("\n"));
+  const seen: string[] = [];
+  for (const k of [0, 1, 2]) {
+    const { code, stdout } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        CLI,
+        "-i",
+        `${dir.path}/urls.txt`,
+        "-o",
+        `${dir.path}/out${k}`,
+        "--shard",
+        `${k}/3`,
+        "--json",
+        "--report",
+        `${dir.path}/report${k}.json`,
+      ],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    assert.equal(code, 0);
+    const lines = new TextDecoder().decode(stdout).trim().split("\n").filter(Boolean);
+    const mine = lines.map((line) => JSON.parse(line).url as string);
+    assert.ok(mine.length >= 10 && mine.length <= 30, `shard ${k} has ${mine.length} of 60`);
+    seen.push(...mine);
+    const report = JSON.parse(await Deno.readTextFile(`${dir.path}/report${k}.json`));
+    assert.equal(report.saved, mine.length);
+    assert.equal(report.exitCode, 0);
   }
+  assert.deepEqual(seen.sort(), [...urls].sort(), "every URL in exactly one shard");
 });
 
 Deno.test("layout shard spreads files over subdirectories of 1,000", async () => {
   await using server = await serve({ images: 1002, minBytes: 200, maxBytes: 300 });
-  const out = await Deno.makeTempDir({ prefix: "downpour-layout-" });
-  try {
-    const urls = Array.from({ length: 1002 }, (_, i) => new URL(`img/${i}.png`, server.url).href);
-    const results = await collect(download(urls, { out, layout: "shard", perHost: 16 }));
-    const path = (i: number) => results.find((r) => r.url === urls[i])!.path;
-    assert.equal(path(0), "0000/0.png");
-    assert.equal(path(999), "0000/999.png");
-    assert.equal(path(1001), "0001/1001.png");
-    assert.deepEqual(
-      await Deno.readFile(`${out}/0001/1001.png`),
-      await syntheticPng(1001, { minBytes: 200, maxBytes: 300 }),
-    );
-  } finally {
-    await Deno.remove(out, { recursive: true });
-  }
+  await using dir = await tempDir("downpour-layout-");
+  const urls = Array.from({ length: 1002 }, (_, i) => new URL(`img/${i}.png`, server.url).href);
+  const results = await collect(download(urls, { out: dir.path, layout: "shard", perHost: 16 }));
+  const path = (i: number) => results.find((r) => r.url === urls[i])!.path;
+  assert.equal(path(0), "0000/0.png");
+  assert.equal(path(999), "0000/999.png");
+  assert.equal(path(1001), "0001/1001.png");
+  assert.deepEqual(
+    await Deno.readFile(`${dir.path}/0001/1001.png`),
+    await syntheticPng(1001, { minBytes: 200, maxBytes: 300 }),
+  );
 });

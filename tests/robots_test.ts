@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { parseRobots, RobotsCache, RobotsRules } from "../src/robots.ts";
+import { parseRobots, RobotsRules } from "../src/robots/rules.ts";
+import { RobotsCache } from "../src/robots/cache.ts";
+import { localServer } from "./helpers.ts";
 
 const UA = "downpour/0.1.0";
 
@@ -236,18 +238,14 @@ async function withServer(
 ): Promise<void> {
   let hits = 0;
   const agents: string[] = [];
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (request) => {
+  await using server = localServer((request) => {
     if (new URL(request.url).pathname === "/robots.txt") {
       hits++;
       agents.push(request.headers.get("user-agent") ?? "");
     }
     return handler(request);
   });
-  try {
-    await fn(`http://127.0.0.1:${server.addr.port}`, () => hits, agents);
-  } finally {
-    await server.shutdown();
-  }
+  await fn(server.origin, () => hits, agents);
 }
 
 function robots(text: string): (request: Request) => Response {
@@ -359,11 +357,8 @@ Deno.test("RobotsCache: an unreachable robots.txt is asked again after retryUnre
 });
 
 Deno.test("RobotsCache: a network error disallows the origin", async () => {
-  const server = Deno.serve(
-    { port: 0, hostname: "127.0.0.1", onListen() {} },
-    () => new Response(),
-  );
-  const origin = `http://127.0.0.1:${server.addr.port}`;
+  const server = localServer(() => new Response());
+  const origin = server.origin;
   await server.shutdown(); // nothing listens there any more
   const cache = new RobotsCache({ userAgent: UA });
   const verdict = await cache.check(new URL(`${origin}/cat.png`));

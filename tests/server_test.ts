@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { createHandler, serve } from "../server.ts";
 import { crc32, syntheticPng, writePngs } from "../testing/png.ts";
+import { tempDir } from "./helpers.ts";
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -82,19 +84,15 @@ Deno.test("syntheticPng makes valid, deterministic PNGs of roughly the asked siz
 });
 
 Deno.test("writePngs writes 0.png to (count - 1).png", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await writePngs(`${dir}/sub`, 5, { maxBytes: 6_000, seed: 4, concurrency: 2 });
-    const names = [];
-    for await (const entry of Deno.readDir(`${dir}/sub`)) names.push(entry.name);
-    assert.deepEqual(names.sort(), ["0.png", "1.png", "2.png", "3.png", "4.png"]);
-    assert.deepEqual(
-      await Deno.readFile(`${dir}/sub/4.png`),
-      await syntheticPng(4, { maxBytes: 6_000, seed: 4 }),
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using dir = await tempDir();
+  await writePngs(`${dir.path}/sub`, 5, { maxBytes: 6_000, seed: 4, concurrency: 2 });
+  const names = [];
+  for await (const entry of Deno.readDir(`${dir.path}/sub`)) names.push(entry.name);
+  assert.deepEqual(names.sort(), ["0.png", "1.png", "2.png", "3.png", "4.png"]);
+  assert.deepEqual(
+    await Deno.readFile(`${dir.path}/sub/4.png`),
+    await syntheticPng(4, { maxBytes: 6_000, seed: 4 }),
+  );
 });
 
 Deno.test("options are checked up front", async () => {
@@ -213,67 +211,62 @@ Deno.test("HEAD, ranges, If-Range, If-None-Match and If-Modified-Since", async (
 });
 
 Deno.test("static files: content types, ranges, 404 and no way out of the directory", async () => {
-  const root = await Deno.makeTempDir();
-  const outside = await Deno.makeTempDir();
-  try {
-    const dir = `${root}/www`;
-    await Deno.mkdir(`${dir}/sub dir`, { recursive: true });
-    const files: Record<string, string> = {
-      "a.png": "image/png",
-      "b.JPG": "image/jpeg",
-      "c.gif": "image/gif",
-      "d.webp": "image/webp",
-      "e.avif": "image/avif",
-      "f.svg": "image/svg+xml",
-      "g.ico": "image/x-icon",
-      "h.bmp": "image/bmp",
-      "i.tiff": "image/tiff",
-      "j.html": "text/html; charset=utf-8",
-      "k.txt": "text/plain; charset=utf-8",
-      "l.json": "application/json",
-      "m.js": "text/javascript; charset=utf-8",
-      "mod.ts": "application/typescript; charset=utf-8",
-      "noext": "application/octet-stream",
-      "sub dir/é.png": "image/png",
-    };
-    for (const name of Object.keys(files)) await Deno.writeTextFile(`${dir}/${name}`, `<${name}>`);
-    await Deno.writeTextFile(`${outside}/secret.txt`, "TOP-SECRET-CONTENT");
-    await Deno.symlink(`${outside}/secret.txt`, `${dir}/link.txt`);
-    const handle = createHandler({ dir, images: 0 });
+  await using root = await tempDir();
+  await using outside = await tempDir();
+  const dir = `${root.path}/www`;
+  await Deno.mkdir(`${dir}/sub dir`, { recursive: true });
+  const files: Record<string, string> = {
+    "a.png": "image/png",
+    "b.JPG": "image/jpeg",
+    "c.gif": "image/gif",
+    "d.webp": "image/webp",
+    "e.avif": "image/avif",
+    "f.svg": "image/svg+xml",
+    "g.ico": "image/x-icon",
+    "h.bmp": "image/bmp",
+    "i.tiff": "image/tiff",
+    "j.html": "text/html; charset=utf-8",
+    "k.txt": "text/plain; charset=utf-8",
+    "l.json": "application/json",
+    "m.js": "text/javascript; charset=utf-8",
+    "mod.ts": "application/typescript; charset=utf-8",
+    "noext": "application/octet-stream",
+    "sub dir/é.png": "image/png",
+  };
+  for (const name of Object.keys(files)) await Deno.writeTextFile(`${dir}/${name}`, `<${name}>`);
+  await Deno.writeTextFile(`${outside.path}/secret.txt`, "TOP-SECRET-CONTENT");
+  await Deno.symlink(`${outside.path}/secret.txt`, `${dir}/link.txt`);
+  const handle = createHandler({ dir, images: 0 });
 
-    for (const [name, type] of Object.entries(files)) {
-      const path = "/" + name.split("/").map(encodeURIComponent).join("/");
-      const response = await handle(get(path));
-      assert.equal(response.status, 200, name);
-      assert.equal(response.headers.get("content-type"), type, name);
-      assert.equal(await response.text(), `<${name}>`);
-    }
+  for (const [name, type] of Object.entries(files)) {
+    const path = "/" + name.split("/").map(encodeURIComponent).join("/");
+    const response = await handle(get(path));
+    assert.equal(response.status, 200, name);
+    assert.equal(response.headers.get("content-type"), type, name);
+    assert.equal(await response.text(), `<${name}>`);
+  }
 
-    const ranged = await handle(get("/k.txt", { range: "bytes=1-3" }));
-    assert.equal(ranged.status, 206);
-    assert.equal(await ranged.text(), "k.t");
-    const etag = (await handle(get("/k.txt", {}, "HEAD"))).headers.get("etag")!;
-    assert.equal((await handle(get("/k.txt", { "if-none-match": etag }))).status, 304);
+  const ranged = await handle(get("/k.txt", { range: "bytes=1-3" }));
+  assert.equal(ranged.status, 206);
+  assert.equal(await ranged.text(), "k.t");
+  const etag = (await handle(get("/k.txt", {}, "HEAD"))).headers.get("etag")!;
+  assert.equal((await handle(get("/k.txt", { "if-none-match": etag }))).status, 304);
 
-    const refused: [string, number][] = [
-      ["/missing.png", 404],
-      ["/sub%20dir", 404],
-      ["/sub%20dir/", 404],
-      ["/..%2f..%2fetc/passwd", 403],
-      ["/sub%20dir/..%2F..%2Fsecret.txt", 403],
-      ["/%2e%2e/x", 404], // URL parsing resolves %2e%2e itself: /x, inside the root.
-      ["/a%5c..%5csecret.txt", 403],
-      ["/link.txt", 403],
-      ["/%E0%A4%A.png", 400],
-    ];
-    for (const [path, status] of refused) {
-      const response = await handle(get(path));
-      assert.equal(response.status, status, path);
-      assert.doesNotMatch(await response.text(), /TOP-SECRET/);
-    }
-  } finally {
-    await Deno.remove(root, { recursive: true });
-    await Deno.remove(outside, { recursive: true });
+  const refused: [string, number][] = [
+    ["/missing.png", 404],
+    ["/sub%20dir", 404],
+    ["/sub%20dir/", 404],
+    ["/..%2f..%2fetc/passwd", 403],
+    ["/sub%20dir/..%2F..%2Fsecret.txt", 403],
+    ["/%2e%2e/x", 404], // URL parsing resolves %2e%2e itself: /x, inside the root.
+    ["/a%5c..%5csecret.txt", 403],
+    ["/link.txt", 403],
+    ["/%E0%A4%A.png", 400],
+  ];
+  for (const [path, status] of refused) {
+    const response = await handle(get(path));
+    assert.equal(response.status, status, path);
+    assert.doesNotMatch(await response.text(), /TOP-SECRET/);
   }
 });
 
@@ -599,34 +592,30 @@ Deno.test("serve: any loopback address, e.g. 127.0.0.2, and its list", async () 
 });
 
 Deno.test("serve: a TypeScript module imported from the server", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await Deno.writeTextFile(`${dir}/dep.ts`, "export const answer: number = 42;\n");
-    await Deno.writeTextFile(`${dir}/mod.ts`, 'export { answer } from "./dep.ts";\n');
-    await using server = await serve({ dir, images: 0 });
-    // In a child process without a lockfile: an import here would record the server's random
-    // port in the project's deno.lock.
-    const url = new URL("mod.ts", server.url);
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        "--no-config",
-        "--no-lock",
-        `const { answer } = await import(${JSON.stringify(url.href)}); console.log(answer);`,
-      ],
-      env: { DENO_DIR: `${dir}/deno_dir` },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(code, 0, new TextDecoder().decode(stderr));
-    assert.equal(new TextDecoder().decode(stdout).trim(), "42");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/dep.ts`, "export const answer: number = 42;\n");
+  await Deno.writeTextFile(`${dir.path}/mod.ts`, 'export { answer } from "./dep.ts";\n');
+  await using server = await serve({ dir: dir.path, images: 0 });
+  // In a child process without a lockfile: an import here would record the server's random
+  // port in the project's deno.lock.
+  const url = new URL("mod.ts", server.url);
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      "--no-config",
+      "--no-lock",
+      `const { answer } = await import(${JSON.stringify(url.href)}); console.log(answer);`,
+    ],
+    env: { DENO_DIR: `${dir.path}/deno_dir` },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  assert.equal(new TextDecoder().decode(stdout).trim(), "42");
 });
 
 Deno.test("the command line: help, bad flags, and serving until SIGTERM", async () => {
-  const script = new URL("../server.ts", import.meta.url).pathname;
+  const script = fileURLToPath(new URL("../server.ts", import.meta.url));
   const run = (args: string[]) =>
     new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", script, ...args],

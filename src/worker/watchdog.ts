@@ -4,47 +4,9 @@
  * @module
  */
 
-/**
- * The reason a {@linkcode Watch} aborts with; its message is a sentence for the user.
- *
- * @example
- * ```ts
- * import { TimeoutError } from "./watchdog.ts";
- * import assert from "node:assert/strict";
- *
- * const error = new TimeoutError("idle", "no data for 30 s; the server stalled (--idle-timeout)");
- * assert.equal(error.name, "TimeoutError");
- * assert.equal(error.limit, "idle");
- * ```
- */
-export class TimeoutError extends Error {
-  /** Which limit ran out. */
-  readonly limit: "headers" | "idle" | "total";
-  /**
-   * Makes the error.
-   *
-   * @param limit Which limit ran out.
-   * @param message A sentence for the user.
-   */
-  constructor(limit: "headers" | "idle" | "total", message: string) {
-    super(message);
-    this.name = "TimeoutError";
-    this.limit = limit;
-  }
-}
+import { TimeoutError } from "../errors.ts";
 
-/**
- * The time limits a {@linkcode Watch} enforces, in milliseconds.
- *
- * @example
- * ```ts
- * import { type Limits, Watch } from "./watchdog.ts";
- * import assert from "node:assert/strict";
- *
- * const limits: Limits = { headersTimeout: 30_000, idleTimeout: 30_000, totalTimeout: 0 };
- * assert.equal(new Watch(limits).signal.aborted, false);
- * ```
- */
+/** The time limits a {@linkcode Watch} enforces, in milliseconds. */
 export interface Limits {
   /** How long to wait for response headers (again after each redirect). */
   headersTimeout: number;

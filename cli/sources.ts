@@ -1,0 +1,140 @@
+/**
+ * Where the command's URLs come from: its arguments, then each `-i` list (a file or stdin), read
+ * by the library's own reader, or the failures an earlier run recorded in the journal.
+ *
+ * @module
+ */
+
+import type { DownloadInput, DownloadResult } from "../mod.ts";
+import { formatFromPath } from "../src/input/formats.ts";
+import type { InputFormat } from "../src/input/formats.ts";
+import { readEntries } from "../src/input/read.ts";
+import { Journal, JOURNAL_NAME } from "../src/journal.ts";
+import { inShard } from "../src/shard.ts";
+import { UsageError } from "./flags.ts";
+
+/** One input list, opened. */
+export interface Source {
+  label: string;
+  stream: ReadableStream<Uint8Array>;
+  format: InputFormat;
+}
+
+/** A list file, opened for reading; a usage error when it cannot be. */
+async function openList(path: string): Promise<Deno.FsFile> {
+  let file: Deno.FsFile | undefined;
+  try {
+    file = await Deno.open(path);
+    if ((await file.stat()).isDirectory) throw new Error("it is a directory");
+    return file;
+  } catch (error) {
+    file?.close();
+    throw new UsageError(`cannot read the input '${path}': ${(error as Error).message}`);
+  }
+}
+
+/** Opens every list; on a problem with one, closes those already open. */
+export async function openSources(
+  paths: string[],
+  format: InputFormat | undefined,
+): Promise<Source[]> {
+  if (paths.filter((path) => path === "-").length > 1) {
+    throw new UsageError("stdin (-) can be read only once");
+  }
+  const sources: Source[] = [];
+  try {
+    for (const path of paths) {
+      if (path === "-") {
+        sources.push({ label: "stdin", stream: Deno.stdin.readable, format: format ?? "lines" });
+      } else {
+        const file = await openList(path);
+        sources.push({
+          label: path,
+          stream: file.readable,
+          format: format ?? formatFromPath(path),
+        });
+      }
+    }
+  } catch (error) {
+    await closeSources(sources);
+    throw error;
+  }
+  return sources;
+}
+
+/** Cancels every list's stream (closing its file). */
+export async function closeSources(sources: Source[]): Promise<void> {
+  for (const source of sources) await source.stream.cancel().catch(() => {});
+}
+
+/**
+ * How many results the lists will give, as the progress line's total: every entry the reader
+ * yields (a bad line is a result too) that falls in the shard. The lists are read a second
+ * time, by the same reader; `undefined` when one is stdin or cannot be read.
+ */
+export async function countEntries(
+  paths: string[],
+  format: InputFormat | undefined,
+  shard: { index: number; count: number } | undefined,
+): Promise<number | undefined> {
+  let total = 0;
+  for (const path of paths) {
+    if (path === "-") return undefined;
+    try {
+      const file = await Deno.open(path);
+      for await (const entry of readEntries(file.readable, format ?? formatFromPath(path))) {
+        if ("error" in entry || !shard || inShard(entry.url, shard)) total++;
+      }
+    } catch {
+      return undefined;
+    }
+  }
+  return total;
+}
+
+/**
+ * The URLs of the arguments and then of each source, in order. A line that is not an http(s)
+ * URL becomes a failed result, handed to `skip` with its line number, and the rest go on.
+ */
+export async function* urlsOf(
+  positionals: string[],
+  sources: Source[],
+  skip: (result: DownloadResult) => void,
+): AsyncGenerator<DownloadInput> {
+  for (const url of positionals) yield url;
+  for (const source of sources) {
+    for await (const entry of readEntries(source.stream, source.format)) {
+      if ("error" in entry) {
+        skip({
+          url: entry.text,
+          ok: false,
+          bytes: 0,
+          reason: "invalid-url",
+          error: `${source.label}, line ${entry.line}: ${entry.error}; skipped`,
+          attempts: 0,
+          ms: 0,
+        });
+        continue;
+      }
+      const { url, name, sha256 } = entry;
+      yield name === undefined && sha256 === undefined
+        ? url
+        : { url, ...(name ? { name } : {}), ...(sha256 ? { sha256 } : {}) };
+    }
+  }
+}
+
+/** The URLs whose last recorded outcome in `out`'s journal is a failure. */
+export async function failedBefore(out: string): Promise<string[]> {
+  try {
+    await Deno.stat(`${out}/${JOURNAL_NAME}`);
+  } catch {
+    throw new UsageError(`--retry-failed: there is no journal in '${out}' (no earlier run)`);
+  }
+  const journal = await Journal.open(out);
+  try {
+    return journal.failures().map((entry) => entry.url);
+  } finally {
+    await journal.close();
+  }
+}

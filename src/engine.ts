@@ -1,0 +1,350 @@
+/**
+ * The engine of one run, on the main thread: it pulls the input with backpressure, names each
+ * URL, screens it (journal, robots.txt), hands it to the scheduler, dispatches to the worker
+ * pool, and queues the results for `download()` to yield.
+ *
+ * @module
+ */
+
+import { DiskFullError, isDiskFull } from "./errors.ts";
+import { checkUrl } from "./input/url.ts";
+import { tidyResumeDir } from "./worker/resume.ts";
+import { RobotsCache } from "./robots/cache.ts";
+import { inShard } from "./shard.ts";
+import type { Journal } from "./journal.ts";
+import { NameAllocator } from "./name_table.ts";
+import type { ResolvedOptions } from "./options.ts";
+import type { PoolEvents, WorkerPool } from "./pool.ts";
+import type { Outcome } from "./protocol.ts";
+import { Scheduler, type Task } from "./scheduler.ts";
+import type { DownloadInput, DownloadResult } from "./types.ts";
+import type { DownloadSource } from "./download.ts";
+
+/** The longest robots.txt `Crawl-delay` honoured, in seconds; a longer one counts as this. */
+const MAX_CRAWL_DELAY = 60;
+
+/** Files a directory in the `shard` layout. */
+const SHARD_DIR_SIZE = 1000;
+
+/** One run: the input pump, the scheduler, the worker pool and the queue of results. */
+export class Engine {
+  #options: ResolvedOptions;
+  #scheduler: Scheduler;
+  #pool: WorkerPool;
+  #names = new NameAllocator();
+  #journal: Journal | undefined;
+  #resumable: Set<string>;
+  #robots: RobotsCache | undefined;
+  #iterator: AsyncIterator<DownloadInput> | Iterator<DownloadInput>;
+  #inflight = new Map<number, Task>();
+  #results: DownloadResult[] = [];
+  #nextId = 0;
+  /** URLs taken from the input whose result has not been yielded yet. */
+  #pending = 0;
+  #maxPending: number;
+  #inputDone = false;
+  #closed = false;
+  #error: unknown = undefined;
+  #wake: (() => void) | undefined;
+  #space: (() => void) | undefined;
+  #onAbort = () => this.#fail(this.#options.signal!.reason);
+
+  constructor(
+    input: DownloadSource,
+    options: ResolvedOptions,
+    journal: Journal | undefined,
+    resumable: Set<string>,
+    pool: WorkerPool,
+    events: PoolEvents,
+  ) {
+    this.#options = options;
+    this.#journal = journal;
+    this.#resumable = resumable;
+    if (options.robots) {
+      this.#robots = new RobotsCache({
+        userAgent: options.userAgent,
+        // With denyPrivate, robots.txt (and each of its redirects) is held to the same rule.
+        denyPrivate: options.denyPrivate,
+        timeout: options.headersTimeout,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    }
+    this.#maxPending = Math.max(1024, options.workers * options.concurrency * 8);
+    this.#scheduler = new Scheduler({
+      perHost: options.perHost,
+      retries: options.retries,
+      rate: options.rate,
+      onReady: () => this.#pump(),
+    });
+    this.#pool = pool;
+    events.outcomes = (outcomes) => this.#finish(outcomes);
+    events.fatal = (error) => this.#fail(error);
+    // The input's iterator comes first: when making it throws, nothing else is left to undo.
+    this.#iterator = Symbol.asyncIterator in input
+      ? input[Symbol.asyncIterator]()
+      : input[Symbol.iterator]();
+    options.signal?.addEventListener("abort", this.#onAbort, { once: true });
+    void this.#read();
+  }
+
+  /** Pulls from the input while there is room, and stops when there is not. */
+  async #read(): Promise<void> {
+    try {
+      while (!this.#closed) {
+        if (this.#pending >= this.#maxPending) {
+          await new Promise<void>((resolve) => this.#space = resolve);
+          continue;
+        }
+        const step = await this.#iterator.next();
+        if (step.done || this.#closed) break;
+        this.#admit(step.value);
+      }
+    } catch (error) {
+      this.#fail(error);
+    } finally {
+      this.#inputDone = true;
+      this.#signal();
+    }
+  }
+
+  #admit(item: DownloadInput): void {
+    const id = this.#nextId++;
+    this.#pending++;
+    let given: string | URL;
+    let wanted: string | undefined;
+    let sha256: string | undefined;
+    if (typeof item === "string" || item instanceof URL) {
+      given = item;
+    } else if (item !== null && typeof item === "object" && "url" in item) {
+      given = item.url;
+      wanted = item.name;
+      sha256 = item.sha256?.toLowerCase();
+    } else {
+      this.#push({
+        url: String(item),
+        ok: false,
+        bytes: 0,
+        reason: "invalid-url",
+        error: `${JSON.stringify(item)} is not a URL, nor an object with a 'url'`,
+        attempts: 0,
+        ms: 0,
+      });
+      return;
+    }
+    const url = given instanceof URL ? given.href : String(given);
+    if (this.#options.shard && !inShard(url, this.#options.shard)) {
+      this.#pending--; // another shard's URL: not ours to report
+      return;
+    }
+    const checked = checkUrl(url);
+    if (typeof checked === "string") {
+      this.#push({
+        url,
+        ok: false,
+        bytes: 0,
+        reason: "invalid-url",
+        error: checked,
+        attempts: 0,
+        ms: 0,
+      });
+      return;
+    }
+    const { name, duplicate } = this.#names.allocate(checked, wanted);
+    const path = this.#options.layout === "shard"
+      ? `${String(Math.floor(id / SHARD_DIR_SIZE)).padStart(4, "0")}/${name}`
+      : name;
+    if (duplicate) {
+      this.#push({ url, ok: true, path, bytes: 0, skipped: "duplicate", attempts: 0, ms: 0 });
+      return;
+    }
+    const task: Task = {
+      id,
+      url,
+      href: checked.href,
+      host: checked.host,
+      path,
+      ...(sha256 ? { sha256 } : {}),
+      ...(this.#resumable.has(path) ? { resume: true } : {}),
+      attempts: 0,
+      started: 0,
+    };
+    const saved = this.#journal?.saved(url, path);
+    if (saved === undefined && !this.#robots) {
+      this.#scheduler.add(task);
+      this.#pump();
+      return;
+    }
+    this.#screen(task, checked, saved).then((refusal) => {
+      if (this.#closed) return;
+      if (refusal) {
+        this.#push(refusal);
+      } else {
+        this.#scheduler.add(task);
+        this.#pump();
+      }
+    });
+  }
+
+  /** The result that stands instead of downloading `task`, when one does. */
+  async #screen(
+    task: Task,
+    url: URL,
+    saved: number | undefined,
+  ): Promise<DownloadResult | undefined> {
+    if (saved !== undefined) {
+      // An earlier run saved it: skip it if the file is still there, whole.
+      const there = await Deno.stat(`${this.#options.out}/${task.path}`).then(
+        (info) => info.isFile && info.size === saved,
+        () => false,
+      );
+      if (there) {
+        return {
+          url: task.url,
+          ok: true,
+          path: task.path,
+          bytes: saved,
+          skipped: "journal",
+          attempts: 0,
+          ms: 0,
+        };
+      }
+    }
+    if (this.#robots) {
+      const verdict = await this.#robots.check(url);
+      if (verdict !== true) {
+        return {
+          url: task.url,
+          ok: false,
+          bytes: 0,
+          reason: "robots",
+          error: verdict,
+          attempts: 0,
+          ms: 0,
+        };
+      }
+      // Crawl-delay: the least time between two requests to the host, up to a minute.
+      const delay = (await this.#robots.rules(url))?.crawlDelay;
+      if (delay) this.#scheduler.pace(task.host, 1 / Math.min(delay, MAX_CRAWL_DELAY));
+    }
+    return undefined;
+  }
+
+  /** Hands out as many tasks as there are free slots. */
+  #pump(): void {
+    if (this.#closed) return;
+    let assigned = false;
+    while (this.#pool.free > 0) {
+      const task = this.#scheduler.next();
+      if (!task) break;
+      this.#inflight.set(task.id, task);
+      this.#pool.assign({
+        id: task.id,
+        href: task.href,
+        path: task.path,
+        ...(task.sha256 ? { sha256: task.sha256 } : {}),
+        ...(task.resume ? { resume: true } : {}),
+      });
+      assigned = true;
+    }
+    if (assigned) this.#pool.flush();
+  }
+
+  #finish(outcomes: Outcome[]): void {
+    for (const outcome of outcomes) {
+      const task = this.#inflight.get(outcome.id);
+      if (!task) continue;
+      this.#inflight.delete(outcome.id);
+      if (outcome.partial) task.resume = true;
+      const decision = this.#scheduler.finish(task, outcome);
+      if (!decision.final) continue;
+      const result: DownloadResult = {
+        url: task.url,
+        ok: outcome.ok,
+        bytes: outcome.bytes,
+        attempts: task.attempts,
+        ms: Math.round(performance.now() - task.started),
+      };
+      if (outcome.ok) result.path = task.path;
+      if (outcome.status !== undefined) result.status = outcome.status;
+      if (!outcome.ok) {
+        result.reason = outcome.reason ?? "network";
+        result.error = decision.error ?? outcome.error ?? "failed";
+        if (task.attempts > 1) result.error += ` (after ${task.attempts} attempts)`;
+      }
+      if (outcome.sha256) result.sha256 = outcome.sha256;
+      this.#journal?.record(outcome.etag ? { ...result, etag: outcome.etag } : result);
+      this.#push(result);
+      if (outcome.diskFull) {
+        this.#fail(new DiskFullError(this.#options.out, outcome.error!));
+      }
+    }
+    this.#pump();
+  }
+
+  #push(result: DownloadResult): void {
+    this.#results.push(result);
+    this.#signal();
+  }
+
+  #signal(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #fail(error: unknown): void {
+    if (this.#error === undefined) this.#error = error ?? new Error("download failed");
+    this.#signal();
+  }
+
+  async *results(): AsyncGenerator<DownloadResult, void, undefined> {
+    for (;;) {
+      if (this.#error !== undefined) throw this.#error;
+      const result = this.#results.shift();
+      if (result) {
+        yield result;
+        this.#pending--;
+        const space = this.#space;
+        this.#space = undefined;
+        space?.();
+        continue;
+      }
+      if (this.#inputDone && this.#pending === 0) return;
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+  }
+
+  /** Stops reading, aborts what is in flight, and terminates the workers. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#options.signal?.removeEventListener("abort", this.#onAbort);
+    this.#scheduler.close();
+    const space = this.#space;
+    this.#space = undefined;
+    space?.();
+    if (!this.#inputDone) {
+      // Let the input release what it holds (a file, a stream); don't wait for a stuck one.
+      void Promise.resolve(this.#iterator.return?.()).catch(() => {});
+    }
+    try {
+      await this.#pool.stop();
+      // Tidy: the directory of resume notes goes when no note is left in it.
+      await tidyResumeDir(this.#options.out);
+    } finally {
+      try {
+        await this.#journal?.close();
+      } catch (error) {
+        // A run that already failed (a full disk, say) reports that; the journal is consistent
+        // either way, since it only ever lacks lines for files that were saved.
+        if (this.#error === undefined) {
+          const message = (error as Error).message;
+          // deno-lint-ignore no-unsafe-finally
+          throw isDiskFull(error)
+            ? new DiskFullError(this.#options.out, message, { cause: error })
+            : new Error(`Cannot write the journal: ${message}`, { cause: error });
+        }
+      }
+    }
+  }
+}
