@@ -124,6 +124,26 @@ Deno.test("robots.txt: disallowed URLs are refused with a reason that names it",
   });
 });
 
+Deno.test("robots.txt: Crawl-delay spaces the requests to that host, and only with robots", async () => {
+  const robots = "User-agent: *\nCrawl-delay: 0.3\nDisallow:\n";
+  for (const honour of [true, false]) {
+    const images: number[] = [];
+    const h = host("127.0.0.1", (req) => {
+      if (new URL(req.url).pathname === "/robots.txt") return new Response(robots);
+      images.push(performance.now());
+      return new Response(PNG);
+    }, 0);
+    await withHosts([h], async (out) => {
+      const urls = Array.from({ length: 4 }, (_, i) => `${h.base}/${i}.png`);
+      const results = await collect(download(urls, { out, robots: honour, perHost: 4 }));
+      assert.ok(results.every((r) => r.ok));
+      const spread = Math.max(...images) - Math.min(...images);
+      if (honour) assert.ok(spread >= 850, `4 requests 0.3 s apart took ${spread} ms`);
+      else assert.ok(spread < 850, `without --robots, 4 requests took ${spread} ms`);
+    });
+  }
+});
+
 Deno.test("denyPrivate refuses loopback addresses", async () => {
   const h = host("127.0.0.1");
   await withHosts([h], async (out) => {
