@@ -188,9 +188,9 @@ function isDotOrSpace(code: number): boolean {
 
 function isDeviceName(name: string): boolean {
   const dot = name.indexOf(".");
-  let stem = dot === -1 ? name : name.slice(0, dot);
-  if (stem.length > 8) return false;
-  stem = stem.trimEnd();
+  // Windows drops the spaces before the extension: `CON   .txt` is the device CON.
+  const stem = (dot === -1 ? name : name.slice(0, dot)).trimEnd();
+  if (stem.length > 7) return false;
   return DEVICE.test(stem);
 }
 

@@ -117,6 +117,9 @@ Deno.test("sanitizeName() prefixes Windows device names", () => {
   assert.equal(sanitizeName("con .txt"), "_con .txt");
   assert.equal(sanitizeName("COM¹.png"), "_COM¹.png");
   assert.equal(sanitizeName("CONIN$"), "_CONIN$");
+  // Windows drops the spaces before the extension, however many.
+  assert.equal(sanitizeName("CON      .txt"), "_CON      .txt");
+  assert.equal(sanitizeName("CONOUT$   .png"), "_CONOUT$   .png");
   // The prefix still fits in 200 bytes.
   const device = sanitizeName("con." + "x".repeat(194) + " y");
   assert.equal(device, "_con." + "x".repeat(194));

@@ -83,6 +83,18 @@ Deno.test("parseRobots: comments, CRLF, CR, a BOM, stray lines and Sitemap", () 
 Deno.test("parseRobots: common misspellings of the keys are accepted", () => {
   assert.equal(allowed("useragent: downpour\ndisalow: /x\n", "/x"), false);
   assert.equal(allowed("user agent: *\ndissallow: /x\n", "/x"), false);
+  assert.equal(allowed("user-agent: *\ndisallaw: /x\n", "/x"), false);
+});
+
+Deno.test("parseRobots: %2A and %24 in a pattern match a literal * and $ (RFC 9309 2.2.3)", () => {
+  const text = "User-agent: *\nDisallow: /a-%2A.html\nDisallow: /b-%24\nDisallow: /c$d\n";
+  assert.equal(allowed(text, "/a-*.html"), false);
+  assert.equal(allowed(text, "/a-%2A.html"), false);
+  assert.equal(allowed(text, "/a-x.html"), true); // %2A is no wildcard
+  assert.equal(allowed(text, "/b-$"), false);
+  assert.equal(allowed(text, "/b-$x"), false); // %24 is no end anchor
+  assert.equal(allowed(text, "/c$d"), false); // a $ before the end is literal
+  assert.equal(allowed(text, "/cd"), true);
 });
 
 Deno.test("parseRobots: the longest match wins; Allow wins a tie", () => {

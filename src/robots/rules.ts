@@ -116,10 +116,22 @@ function globMatch(pattern: string, text: string, anchored: boolean): boolean {
   }
 }
 
+/**
+ * A normalized URL path with its `*` and `$` percent-encoded: in a pattern those two are special,
+ * and a pattern names them literally as %2A and %24 (RFC 9309 section 2.2.3).
+ */
+function literals(path: string): string {
+  return path.includes("*") || path.includes("$")
+    ? path.replaceAll("*", "%2A").replaceAll("$", "%24")
+    : path;
+}
+
 function compile(rule: RobotsRule): CompiledRule {
   const normalized = normalize(rule.path);
   const anchored = normalized.endsWith("$");
-  const pattern = anchored ? normalized.slice(0, -1) : normalized;
+  // A `$` anywhere but at the end is a literal character, as its encoding %24 is; the URL's
+  // own `*` and `$` are compared in their encoded form too (see `literals`).
+  const pattern = (anchored ? normalized.slice(0, -1) : normalized).replaceAll("$", "%24");
   return {
     rule,
     pattern,
@@ -202,7 +214,7 @@ export class RobotsRules {
    */
   match(url: URL): RobotsRule | undefined {
     if (url.pathname === "/robots.txt") return undefined;
-    const target = normalize(url.pathname + url.search);
+    const target = literals(normalize(url.pathname + url.search));
     let best: CompiledRule | undefined;
     for (const compiled of this.#rules) {
       if (
@@ -243,7 +255,14 @@ function productToken(text: string): string {
 /** Keys RFC 9309 names, and common misspellings of them, which crawlers should accept. */
 const USER_AGENT_KEYS = new Set(["user-agent", "useragent", "user agent"]);
 const ALLOW_KEYS = new Set(["allow"]);
-const DISALLOW_KEYS = new Set(["disallow", "dissallow", "dissalow", "disalow", "diasllow"]);
+const DISALLOW_KEYS = new Set([
+  "disallow",
+  "dissallow",
+  "dissalow",
+  "disalow",
+  "diasllow",
+  "disallaw",
+]);
 const CRAWL_DELAY_KEYS = new Set(["crawl-delay", "crawldelay", "crawl delay"]);
 
 interface Group {
