@@ -4,19 +4,9 @@ import { partPath, resumeNotePath } from "../src/worker/resume.ts";
 import type { WorkerConfig } from "../src/protocol.ts";
 import { Watch, Watchdog } from "../src/worker/watchdog.ts";
 import { stableHash } from "../src/hash.ts";
-import { localServer, tempDir } from "./helpers.ts";
+import { withServer } from "./helpers.ts";
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 1, 2, 3]);
-
-/** Runs `body` with a server on port 0 and a temporary output directory, then cleans up. */
-async function withServer(
-  handler: (req: Request) => Response | Promise<Response>,
-  body: (base: string, out: string) => Promise<void>,
-): Promise<void> {
-  await using out = await tempDir("downpour-fetch-");
-  await using server = localServer(handler); // shut down before `out` is removed
-  await body(server.origin, out.path);
-}
 
 function config(out: string, extra: Partial<WorkerConfig> = {}): WorkerConfig {
   return {

@@ -61,3 +61,16 @@ export function localServer(
   const server = Deno.serve({ hostname, port: 0, onListen() {} }, handler);
   return Object.assign(server, { origin: `http://${hostname}:${server.addr.port}` });
 }
+
+/**
+ * Runs `body` with a server of `handler` on port 0 and a temporary output directory; the server
+ * shuts down, then the directory goes.
+ */
+export async function withServer(
+  handler: (req: Request) => Response | Promise<Response>,
+  body: (base: string, out: string) => Promise<void>,
+): Promise<void> {
+  await using out = await tempDir("downpour-fetch-");
+  await using server = localServer(handler);
+  await body(server.origin, out.path);
+}

@@ -244,7 +244,7 @@ Deno.test("RobotsRules: match gives the deciding rule as written", () => {
 });
 
 /** Serves `handler` on 127.0.0.1 for the length of `fn`, counting robots.txt requests. */
-async function withServer(
+async function withRobotsHost(
   handler: (request: Request) => Response | Promise<Response>,
   fn: (origin: string, hits: () => number, agents: string[]) => Promise<void>,
 ): Promise<void> {
@@ -269,7 +269,7 @@ function robots(text: string): (request: Request) => Response {
 
 Deno.test("RobotsCache: rules are honoured, and refusals name robots.txt and the rule", async () => {
   const text = "User-agent: *\nDisallow: /\n\nUser-agent: downpour\nDisallow: /private\n";
-  await withServer(robots(text), async (origin, hits, agents) => {
+  await withRobotsHost(robots(text), async (origin, hits, agents) => {
     const cache = new RobotsCache({ userAgent: UA });
     assert.equal(await cache.check(new URL(`${origin}/cat.png`)), true);
     assert.equal(
@@ -290,7 +290,7 @@ Deno.test("RobotsCache: 20 concurrent checks of an origin share one fetch", asyn
     await gate; // hold the answer until every check is waiting
     return robots("User-agent: *\nDisallow: /odd\n")(request);
   };
-  await withServer(handler, async (origin, hits) => {
+  await withRobotsHost(handler, async (origin, hits) => {
     const cache = new RobotsCache({ userAgent: UA });
     const checks = Array.from(
       { length: 20 },
@@ -308,8 +308,8 @@ Deno.test("RobotsCache: 20 concurrent checks of an origin share one fetch", asyn
 });
 
 Deno.test("RobotsCache: each origin has its own robots.txt", async () => {
-  await withServer(robots("User-agent: *\nDisallow: /\n"), async (closed, closedHits) => {
-    await withServer(robots(""), async (open, openHits) => {
+  await withRobotsHost(robots("User-agent: *\nDisallow: /\n"), async (closed, closedHits) => {
+    await withRobotsHost(robots(""), async (open, openHits) => {
       const cache = new RobotsCache({ userAgent: UA });
       const results = await Promise.all([
         cache.check(new URL(`${closed}/a.png`)),
@@ -330,7 +330,7 @@ Deno.test("RobotsCache: each origin has its own robots.txt", async () => {
 
 Deno.test("RobotsCache: 4xx allows everything", async () => {
   for (const status of [401, 403, 404, 410]) {
-    await withServer(() => new Response("no such file", { status }), async (origin) => {
+    await withRobotsHost(() => new Response("no such file", { status }), async (origin) => {
       const cache = new RobotsCache({ userAgent: UA });
       assert.equal(await cache.check(new URL(`${origin}/cat.png`)), true, `HTTP ${status}`);
     });
@@ -339,7 +339,7 @@ Deno.test("RobotsCache: 4xx allows everything", async () => {
 
 Deno.test("RobotsCache: 5xx and 429 disallow the whole origin, saying robots.txt was unreachable", async () => {
   for (const status of [500, 503, 429]) {
-    await withServer(() => new Response("down", { status }), async (origin, hits) => {
+    await withRobotsHost(() => new Response("down", { status }), async (origin, hits) => {
       const cache = new RobotsCache({ userAgent: UA });
       const verdict = await cache.check(new URL(`${origin}/cat.png`));
       assert.equal(
@@ -356,7 +356,7 @@ Deno.test("RobotsCache: an unreachable robots.txt is asked again after retryUnre
   let calls = 0;
   const handler = () =>
     ++calls === 1 ? new Response("down", { status: 503 }) : new Response("User-agent: *\n");
-  await withServer(handler, async (origin, hits) => {
+  await withRobotsHost(handler, async (origin, hits) => {
     const cache = new RobotsCache({ userAgent: UA, retryUnreachable: 50 });
     assert.match(String(await cache.check(new URL(`${origin}/a.png`))), /unreachable/);
     assert.match(String(await cache.check(new URL(`${origin}/a.png`))), /unreachable/);
@@ -387,7 +387,7 @@ Deno.test("RobotsCache: a timeout disallows the origin", async () => {
     await gate;
     return new Response("User-agent: *\n");
   };
-  await withServer(handler, async (origin) => {
+  await withRobotsHost(handler, async (origin) => {
     const cache = new RobotsCache({ userAgent: UA, timeout: 50 });
     try {
       assert.equal(
@@ -415,7 +415,7 @@ Deno.test("RobotsCache: a body that stalls counts against the timeout", async ()
     });
     return new Response(body);
   };
-  await withServer(handler, async (origin) => {
+  await withRobotsHost(handler, async (origin) => {
     const cache = new RobotsCache({ userAgent: UA, timeout: 100 });
     try {
       assert.match(String(await cache.check(new URL(`${origin}/a`))), /timed out after 100 ms/);
@@ -435,24 +435,24 @@ Deno.test("RobotsCache: up to five redirects are followed, more allow everything
     const location = hop + 1 < redirects ? `/hop${hop + 1}` : "/final.txt";
     return new Response(null, { status: 301, headers: { location } });
   };
-  await withServer(chain(5), async (origin) => {
+  await withRobotsHost(chain(5), async (origin) => {
     const cache = new RobotsCache({ userAgent: UA });
     assert.equal(
       await cache.check(new URL(`${origin}/cat.png`)),
       `refused by ${origin}/robots.txt (Disallow: /)`,
     );
   });
-  await withServer(chain(6), async (origin) => {
+  await withRobotsHost(chain(6), async (origin) => {
     const cache = new RobotsCache({ userAgent: UA });
     assert.equal(await cache.check(new URL(`${origin}/cat.png`)), true);
   });
 });
 
 Deno.test("RobotsCache: a redirect to another origin is followed", async () => {
-  await withServer(robots("User-agent: *\nDisallow: /x\n"), async (target) => {
+  await withRobotsHost(robots("User-agent: *\nDisallow: /x\n"), async (target) => {
     const redirect = () =>
       new Response(null, { status: 302, headers: { location: `${target}/robots.txt` } });
-    await withServer(redirect, async (origin) => {
+    await withRobotsHost(redirect, async (origin) => {
       const cache = new RobotsCache({ userAgent: UA });
       assert.equal(
         await cache.check(new URL(`${origin}/x/cat.png`)),
@@ -471,7 +471,7 @@ Deno.test("RobotsCache: only the first 500 KiB are read, and a cut line is dropp
   // Whole, it disallows only paths starting with "/ ... x", which no URL has.
   text += "Disallow: /" + " ".repeat(200) + "x\nDisallow: /late\n";
   assert.ok(text.length > 500 * 1024 && text.length - 200 < 500 * 1024);
-  await withServer(robots(text + "z".repeat(100_000)), async (origin) => {
+  await withRobotsHost(robots(text + "z".repeat(100_000)), async (origin) => {
     const cache = new RobotsCache({ userAgent: UA });
     assert.match(String(await cache.check(new URL(`${origin}/early/a.png`))), /Disallow: \/early/);
     assert.equal(await cache.check(new URL(`${origin}/late/a.png`)), true);
