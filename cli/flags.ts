@@ -112,6 +112,8 @@ export const FLAGS: readonly Flag[] = [
   option("headersTimeout"),
   option("idleTimeout"),
   option("totalTimeout"),
+  option("lowSpeedLimit"),
+  option("lowSpeedTime"),
   option("maxRedirects"),
   option("userAgent"),
   option("layout"),

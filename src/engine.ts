@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DiskFullError, isDiskFull } from "./errors.ts";
+import { DiskFullError, isDiskFull, OutDirLostError } from "./errors.ts";
 import { checkUrl } from "./input/url.ts";
 import { tidyResumeDir } from "./worker/resume.ts";
 import { RobotsCache } from "./robots/cache.ts";
@@ -25,6 +25,17 @@ const MAX_CRAWL_DELAY = 60;
 
 /** Files a directory in the `shard` layout. */
 const SHARD_DIR_SIZE = 1000;
+
+/** Times a URL may be given another name because its name is held by another file on disk. */
+const MAX_RENAMES = 16;
+
+/** A task as the engine keeps it: with what it needs to name it again. */
+interface Named extends Task {
+  /** The name the input asked for, if any. */
+  wanted?: string;
+  /** Times it was given another name. */
+  renames?: number;
+}
 
 /** One run: the input pump, the scheduler, the worker pool and the queue of results. */
 export class Engine {
@@ -157,12 +168,13 @@ export class Engine {
       this.#push({ url, ok: true, path, bytes: 0, skipped: "duplicate", attempts: 0, ms: 0 });
       return;
     }
-    const task: Task = {
+    const task: Named = {
       id,
       url,
       href: checked.href,
       host: checked.host,
       path,
+      ...(wanted ? { wanted } : {}),
       ...(sha256 ? { sha256 } : {}),
       ...(this.#resumable.has(path) ? { resume: true } : {}),
       attempts: 0,
@@ -256,6 +268,7 @@ export class Engine {
       this.#inflight.delete(outcome.id);
       if (outcome.partial) task.resume = true;
       const decision = this.#scheduler.finish(task, outcome);
+      if (outcome.taken && this.#rename(task)) continue;
       if (!decision.final) continue;
       const result: DownloadResult = {
         url: task.url,
@@ -265,6 +278,7 @@ export class Engine {
         ms: Math.round(performance.now() - task.started),
       };
       if (outcome.ok) result.path = task.path;
+      if (outcome.exists) result.skipped = "exists";
       if (outcome.status !== undefined) result.status = outcome.status;
       if (!outcome.ok) {
         result.reason = outcome.reason ?? "network";
@@ -277,8 +291,27 @@ export class Engine {
       if (outcome.diskFull) {
         this.#fail(new DiskFullError(this.#options.out, outcome.error!));
       }
+      if (outcome.dirLost) {
+        this.#fail(new OutDirLostError(this.#options.out, outcome.error!));
+      }
     }
     this.#pump();
+  }
+
+  /**
+   * The task's name is held on disk by another URL's file: it gets the next free name and goes
+   * back in the queue, the attempt not counted. `false` when it was renamed too often already.
+   */
+  #rename(task: Named): boolean {
+    task.renames = (task.renames ?? 0) + 1;
+    if (task.renames > MAX_RENAMES) return false;
+    const name = this.#names.displace(new URL(task.href), task.wanted);
+    const slash = task.path.lastIndexOf("/");
+    task.path = task.path.slice(0, slash + 1) + name;
+    task.attempts--;
+    delete task.resume;
+    this.#scheduler.add(task);
+    return true;
   }
 
   #push(result: DownloadResult): void {

@@ -73,12 +73,50 @@ export class DiskFullError extends Error {
 }
 
 /**
+ * The output directory went away or turned unwritable during the run (it was deleted, unmounted,
+ * made read-only); the run stopped. Files saved before are complete.
+ *
+ * @example
+ * ```ts
+ * import { OutDirLostError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new OutDirLostError("downloads", "No such file or directory (os error 2)");
+ * assert.equal(error.name, "OutDirLostError");
+ * assert.equal(error.dir, "downloads");
+ * ```
+ */
+export class OutDirLostError extends Error {
+  /** The output directory. */
+  readonly dir: string;
+
+  /**
+   * Makes the error; its message names the directory and the problem.
+   *
+   * @param dir The output directory.
+   * @param problem What the file system said.
+   * @param options The underlying error as `cause`.
+   */
+  constructor(dir: string, problem: string, options?: ErrorOptions) {
+    super(
+      `The output directory '${dir}' went away or cannot be written to any more (${problem}); the run stopped. Files saved before are kept`,
+      options,
+    );
+    this.name = "OutDirLostError";
+    this.dir = dir;
+  }
+}
+
+/**
  * The reason a request (a download, a robots.txt) is aborted with when a time limit runs out; its
  * message is a sentence for the user.
  */
 export class TimeoutError extends Error {
-  /** Which limit ran out: the one on waiting for headers, on waiting for body bytes, or in all. */
-  readonly limit: "headers" | "idle" | "total";
+  /**
+   * Which limit ran out: the one on waiting for headers, on waiting for body bytes, on the
+   * average speed, or in all.
+   */
+  readonly limit: "headers" | "idle" | "speed" | "total";
 
   /**
    * Makes the error.
@@ -86,7 +124,7 @@ export class TimeoutError extends Error {
    * @param limit Which limit ran out.
    * @param message A sentence for the user.
    */
-  constructor(limit: "headers" | "idle" | "total", message: string) {
+  constructor(limit: "headers" | "idle" | "speed" | "total", message: string) {
     super(message);
     this.name = "TimeoutError";
     this.limit = limit;
@@ -102,4 +140,23 @@ export class TimeoutError extends Error {
 export function isDiskFull(error: unknown): boolean {
   const code = (error as { code?: unknown } | null | undefined)?.code;
   return code === "ENOSPC" || code === "EDQUOT";
+}
+
+/**
+ * Tells whether a file-system error means the output directory is gone or can no longer be
+ * written to, by its code: `EACCES`, `EPERM` or `EROFS`, or `ENOENT` when `out` itself is missing.
+ *
+ * @param error What a file operation threw.
+ * @param out The output directory, checked when the error is `ENOENT`.
+ * @returns Whether the run cannot go on writing into `out`.
+ */
+export function isDirLost(error: unknown, out: string): boolean {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  if (code === "EACCES" || code === "EPERM" || code === "EROFS") return true;
+  if (code !== "ENOENT") return false;
+  try {
+    return !Deno.statSync(out).isDirectory;
+  } catch {
+    return true;
+  }
 }

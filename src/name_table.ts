@@ -67,6 +67,10 @@ class HashSet64 {
     return this.#tags![slot];
   }
 
+  setTag(slot: number, tag: number): void {
+    this.#tags![slot] = tag;
+  }
+
   /** The first slot to probe: 32 mixed bits of the hash, scaled to the capacity. */
   #home(hi: number, lo: number): number {
     const mixed = Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> 0;
@@ -246,6 +250,48 @@ export class NameAllocator {
     if (level >= TAG_OVERFLOW) this.#overflow.set(hashHex(urlHi, urlLo), level);
     this.#urls.add(urlHi, urlLo, slot, Math.min(level, TAG_OVERFLOW));
     return { name, duplicate: false };
+  }
+
+  /**
+   * Gives a URL its next name, because the one it was allocated is held on disk by another
+   * URL's file (from an earlier run, another shard or another process): the URL moves to the
+   * next free level of its suffixes, and keeps that name for the rest of the run.
+   *
+   * @param url The requested URL, as given to {@linkcode NameAllocator.allocate}.
+   * @param preferred The wanted name, as given to {@linkcode NameAllocator.allocate}.
+   * @returns The new name.
+   *
+   * @example
+   * ```ts
+   * import { NameAllocator } from "./name_table.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const names = new NameAllocator();
+   * const url = new URL("https://example.com/cat.png");
+   * assert.equal(names.allocate(url).name, "cat.png");
+   * const moved = names.displace(url);
+   * assert.match(moved, /^cat-[0-9a-f]{8}\.png$/);
+   * assert.deepEqual(names.allocate(url), { name: moved, duplicate: true });
+   * ```
+   */
+  displace(url: URL, preferred?: string): string {
+    const href = url.href;
+    const base = preferred ? sanitizeName(preferred) : baseName(url);
+    const { hi: urlHi, lo: urlLo } = this.#urlHash.reset().update(href).update("\0").update(base);
+    const slot = this.#urls.find(urlHi, urlLo);
+    let level = 0;
+    if (slot >= 0) {
+      level = this.#urls.tag(slot);
+      if (level === TAG_OVERFLOW) level = this.#overflow.get(hashHex(urlHi, urlLo))!;
+    }
+    let name: string;
+    let missing: number;
+    do name = candidate(base, href, ++level); while ((missing = this.#findName(name)) >= 0);
+    this.#names.add(this.#nameHash.hi, this.#nameHash.lo, missing);
+    if (level >= TAG_OVERFLOW) this.#overflow.set(hashHex(urlHi, urlLo), level);
+    if (slot >= 0) this.#urls.setTag(slot, Math.min(level, TAG_OVERFLOW));
+    else this.#urls.add(urlHi, urlLo, slot, Math.min(level, TAG_OVERFLOW));
+    return name;
   }
 
   /** Looks `name` up (case-insensitively) as `HashSet64.find` does; its hash stays in `#nameHash`. */

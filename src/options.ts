@@ -49,6 +49,14 @@ export interface DownloadOptions {
   idleTimeout?: number;
   /** Milliseconds one attempt may take in all; 0 means no limit. Default: 0. */
   totalTimeout?: number;
+  /**
+   * The low-speed limit, in bytes a second, as curl's `--speed-limit`: a body that arrives slower
+   * than this on average over `lowSpeedTime` is abandoned (reason `timeout`); 0 turns it off.
+   * Default: 1,024.
+   */
+  lowSpeedLimit?: number;
+  /** Milliseconds over which the speed is averaged for `lowSpeedLimit`. Default: 30,000. */
+  lowSpeedTime?: number;
   /** Redirects followed per request (http and https only). Default: 10. */
   maxRedirects?: number;
   /** The User-Agent header. Default: `downpour/VERSION`. */
@@ -99,6 +107,8 @@ export const WORKER_OPTIONS = [
   "headersTimeout",
   "idleTimeout",
   "totalTimeout",
+  "lowSpeedLimit",
+  "lowSpeedTime",
   "maxRedirects",
   "userAgent",
   "denyPrivate",
@@ -146,6 +156,8 @@ export const DEFAULTS = {
   headersTimeout: 30_000,
   idleTimeout: 30_000,
   totalTimeout: 0,
+  lowSpeedLimit: 1024,
+  lowSpeedTime: 30_000,
   maxRedirects: 10,
   userAgent: `downpour/${VERSION}`,
 } as const;
@@ -337,6 +349,23 @@ export const OPTION_RULES: OptionRules = {
   totalTimeout: {
     resolve: integer(DEFAULTS.totalTimeout, 0),
     flag: seconds("total-timeout", "seconds one attempt may take in all (default: no limit)"),
+  },
+  lowSpeedLimit: {
+    resolve: integer(DEFAULTS.lowSpeedLimit, 0),
+    flag: count(
+      "low-speed-limit",
+      "N",
+      `give up on a body slower than N bytes/s over --low-speed-time\n` +
+        `(default ${DEFAULTS.lowSpeedLimit}; 0 = off)`,
+      0,
+    ),
+  },
+  lowSpeedTime: {
+    resolve: integer(DEFAULTS.lowSpeedTime, 1),
+    flag: seconds(
+      "low-speed-time",
+      `seconds the speed is averaged over (default ${DEFAULTS.lowSpeedTime / 1000})`,
+    ),
   },
   maxRedirects: {
     resolve: integer(DEFAULTS.maxRedirects, 0),

@@ -65,6 +65,12 @@ export interface Outcome {
   partial?: boolean;
   /** The disk (or the quota) is full: the run cannot go on. */
   diskFull?: boolean;
+  /** With `ok`: the final name already held these very bytes (another writer of this URL won). */
+  exists?: boolean;
+  /** The final name holds another file (another URL's): the job needs another name. */
+  taken?: boolean;
+  /** The output directory is gone or no longer writable: the run cannot go on. */
+  dirLost?: boolean;
 }
 
 /**

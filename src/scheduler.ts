@@ -312,7 +312,7 @@ export class Scheduler {
         host.limit.onThrottle();
       }
       const retryable = outcome.reason === "network" || outcome.reason === "timeout" ||
-        outcome.reason === "length-mismatch" ||
+        outcome.reason === "length-mismatch" || outcome.reason === "truncated" ||
         (outcome.reason === "http" && RETRY_STATUSES.has(outcome.status ?? 0));
       const wait = outcome.retryAfter;
       if (wait !== undefined && (outcome.status === 429 || outcome.status === 503)) {

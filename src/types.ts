@@ -56,7 +56,9 @@ export type DownloadInput = string | URL | DownloadRequest;
  * - `network`: the connection failed or broke off.
  * - `timeout`: no headers, or no bytes, within the configured time.
  * - `too-large`: the body exceeded `maxBytes`.
- * - `length-mismatch`: the body was shorter or longer than its Content-Length.
+ * - `length-mismatch`: the body was shorter or longer than its Content-Length (or Content-Range).
+ * - `truncated`: a body of unknown length ended, but the image's own structure says it is not
+ *   whole (no PNG IEND, no JPEG EOI, a RIFF size that does not match, …).
  * - `not-image`: the body is not an image (checked by its magic bytes).
  * - `redirect`: a redirect went to an unsupported scheme, or there were too many.
  * - `checksum`: the body's SHA-256 did not match the expected one.
@@ -82,6 +84,7 @@ export type FailureReason =
   | "timeout"
   | "too-large"
   | "length-mismatch"
+  | "truncated"
   | "not-image"
   | "redirect"
   | "checksum"
@@ -129,8 +132,12 @@ export interface DownloadResult {
   error?: string;
   /** The failure's category; set when not `ok`. */
   reason?: FailureReason;
-  /** Set when nothing was fetched: `duplicate` (the URL came earlier in this run) or `journal` (a previous run saved it). */
-  skipped?: "duplicate" | "journal";
+  /**
+   * Set when nothing new was saved: `duplicate` (the URL came earlier in this run), `journal` (a
+   * previous run saved it), or `exists` (another writer, e.g. a second process fetching the same
+   * URL into the same directory, saved the very same bytes under this name first).
+   */
+  skipped?: "duplicate" | "journal" | "exists";
   /** How many requests were made for this URL (retries included). */
   attempts: number;
   /**

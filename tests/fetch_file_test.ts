@@ -7,6 +7,7 @@ import { stableHash } from "../src/hash.ts";
 import { withServer } from "./helpers.ts";
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 1, 2, 3]);
+const IEND = [0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
 
 function config(out: string, extra: Partial<WorkerConfig> = {}): WorkerConfig {
   return {
@@ -17,6 +18,8 @@ function config(out: string, extra: Partial<WorkerConfig> = {}): WorkerConfig {
     headersTimeout: 5000,
     idleTimeout: 5000,
     totalTimeout: 0,
+    lowSpeedLimit: 1024,
+    lowSpeedTime: 30_000,
     maxRedirects: 3,
     userAgent: "downpour-test",
     denyPrivate: false,
@@ -43,9 +46,10 @@ async function entries(dir: string): Promise<string[]> {
   return names.sort();
 }
 
-Deno.test("partPath keeps the temporary file beside the final one, hidden", () => {
-  assert.equal(partPath("a.png"), ".a.png.part");
-  assert.equal(partPath("12/a.png"), "12/.a.png.part");
+Deno.test("partPath keeps the temporary file beside the final one, hidden, unique to its writer", () => {
+  assert.match(partPath("a.png"), /^\.a\.png\.[0-9a-f]{16}\.part$/);
+  assert.match(partPath("12/a.png"), /^12\/\.a\.png\.[0-9a-f]{16}\.part$/);
+  assert.notEqual(partPath("a.png"), partPath("a.png"));
 });
 
 Deno.test("a redirect is followed, and the file keeps the requested name", async () => {
@@ -264,6 +268,8 @@ Deno.test("bodies on each side of the stream buffer's size arrive byte for byte:
       crypto.getRandomValues(body.subarray(i, Math.min(size, i + 65536)));
     }
     body.set(PNG.subarray(0, 8));
+    // A whole PNG ends with its IEND chunk: a body of unknown length is checked for it.
+    body.set(IEND, size - IEND.length);
     bodies.set(size, body);
   }
   await withServer((req) => {
@@ -323,10 +329,14 @@ Deno.test("a resumed download that gets the whole body again drops the old parti
   }, async (base, out) => {
     const note = resumeNotePath(out, "x.png");
     const leave = async () => {
-      await Deno.writeFile(`${out}/.x.png.part`, new Uint8Array(100));
+      const part = partPath("x.png");
+      await Deno.writeFile(`${out}/${part}`, new Uint8Array(100));
       await Deno.mkdir(`${out}/.downpour-resume`, { recursive: true });
       const href = `${base}/x.png`;
-      await Deno.writeTextFile(note, JSON.stringify({ path: "x.png", href, validator: '"v1"' }));
+      await Deno.writeTextFile(
+        note,
+        JSON.stringify({ path: "x.png", href, validator: '"v1"', etag: '"v1"', part }),
+      );
     };
     await leave();
     const saved = await get(`${base}/x.png`, config(out), undefined, true);
@@ -380,7 +390,10 @@ Deno.test("an interrupted large body resumes with Range and If-Range", async () 
     assert.equal(first.ok, false);
     assert.equal(first.reason, "network");
     assert.equal(first.partial, true);
-    assert.deepEqual(await entries(out), [".downpour-resume", ".x.png.part"], "kept, hidden");
+    const kept = await entries(out);
+    assert.equal(kept.length, 2, String(kept));
+    assert.equal(kept[0], ".downpour-resume");
+    assert.match(kept[1]!, /^\.x\.png\.[0-9a-f]{16}\.part$/, "kept, hidden");
     assert.deepEqual(await entries(`${out}/.downpour-resume`), [`${stableHash("x.png")}.json`]);
     const big = config(out, { maxBytes: 10 * 1024 * 1024 });
     const second = await get(`${base}/big.png`, big, undefined, true);

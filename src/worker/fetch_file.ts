@@ -14,10 +14,12 @@
 import type { Hash } from "node:crypto";
 import type { Job, Outcome, WorkerConfig } from "../protocol.ts";
 import type { FailureReason } from "../types.ts";
-import { isDiskFull, TimeoutError } from "../errors.ts";
+import { isDirLost, isDiskFull, TimeoutError } from "../errors.ts";
 import { type Followed, followRedirects } from "../redirects.ts";
 import { DiskError, PartFile, type Resumable } from "./resume.ts";
 import { SNIFF_BYTES, sniffImage } from "./sniff.ts";
+import { memoryBytes, wholeness } from "./complete.ts";
+import { networkMessage } from "./net_error.ts";
 import type { Watch } from "./watchdog.ts";
 
 /**
@@ -39,7 +41,10 @@ function sha256Hash(): Hash | Promise<Hash> {
   return loadCrypto().then(() => createHash!("sha256"));
 }
 
-/** Bodies up to this size are collected in memory and written with one call. */
+/**
+ * Bodies of known length up to this size are read into a buffer of their size, in memory, and
+ * written with one call.
+ */
 const SMALL_BODY = 1024 * 1024;
 /**
  * Any body but a small one of known length is read into a buffer of this many bytes, which is
@@ -87,13 +92,6 @@ function shorten(text: string): string {
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 
-function networkMessage(error: unknown): string {
-  let message = error instanceof Error ? error.message : String(error);
-  // Deno wraps the cause: "error sending request for url (…): client error (Connect): …".
-  message = message.replace(/^error sending request for url \([^)]*\): /, "");
-  return `network error: ${shorten(message)}`;
-}
-
 function contentProblem(head: Uint8Array, status: number): string | undefined {
   const type = sniffImage(head);
   if (type === "html") {
@@ -123,6 +121,8 @@ interface Refusal {
   error: string;
   retryAfter?: number;
   diskFull?: boolean;
+  taken?: boolean;
+  dirLost?: boolean;
 }
 
 /** What screening found out about a response whose body is to be saved. */
@@ -134,7 +134,9 @@ interface Head {
   declared: number | undefined;
   encoding: string | null;
   etag: string | undefined;
-  /** The ETag or Last-Modified, for a resume note. */
+  /** The ETag, when it is a strong one. */
+  strongEtag: string | undefined;
+  /** A strong validator (strong ETag, or strong Last-Modified), for a resume note. */
   validator: string | undefined;
 }
 
@@ -172,7 +174,8 @@ interface Body {
  * const out = await Deno.makeTempDir();
  * const config = {
  *   out, maxBytes: 1e6, anyType: false, digest: false, headersTimeout: 5000, idleTimeout: 5000,
- *   totalTimeout: 0, maxRedirects: 5, userAgent: "example", denyPrivate: false, honorNoAi: false,
+ *   totalTimeout: 0, lowSpeedLimit: 1024, lowSpeedTime: 30_000, maxRedirects: 5,
+ *   userAgent: "example", denyPrivate: false, honorNoAi: false,
  * };
  * const job = { id: 1, href: `http://127.0.0.1:${server.addr.port}/a.png`, path: "a.png" };
  * const outcome = await fetchToFile(job, config, new Watch(config));
@@ -197,7 +200,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
   });
   try {
     // A large partial body from an earlier attempt, with a validator, is resumed.
-    const resume = await part.resumable();
+    const resume = part.resumable();
     const followed = await followRedirects(job.href, {
       init: { signal: watch.signal, headers: requestHeaders(config.userAgent, resume) },
       maxRedirects: config.maxRedirects,
@@ -219,6 +222,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
         reason: "disk",
         error: error.message,
         ...(isDiskFull(error.cause) ? { diskFull: true } : {}),
+        ...(isDirLost(error.cause, config.out) ? { dirLost: true } : {}),
       });
     }
     const signal = watch.signal;
@@ -228,7 +232,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
       }
       throw signal.reason;
     }
-    return fail({ reason: "network", error: networkMessage(error) });
+    return fail({ reason: "network", error: networkMessage(error, job.href) });
   }
 }
 
@@ -307,25 +311,26 @@ async function screen(
   part.makeDirectory();
 
   let offset = 0;
+  const encoding = response.headers.get("content-encoding");
+  const identity = encoding === null || encoding === "identity";
+  const lengthHeader = response.headers.get("content-length");
+  const length = lengthHeader !== null && /^\d+$/.test(lengthHeader)
+    ? Number(lengthHeader)
+    : undefined;
+  const etag = response.headers.get("etag") ?? undefined;
+  let declared = identity ? length : undefined;
   if (status === 206) {
-    const range = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(response.headers.get("content-range") ?? "");
-    if (!resume || !range || Number(range[1]) !== resume.size) {
+    const problem = rangeProblem(response, resume, identity, length, etag);
+    if (problem) {
+      // Never spliced: the partial file goes, and the next attempt fetches the file whole.
       part.discard();
-      return await refuse({
-        reason: "length-mismatch",
-        error: "the server sent a range that was not asked for",
-      });
+      return await refuse({ reason: "length-mismatch", error: problem });
     }
-    offset = resume.size;
+    offset = resume!.size;
+    declared = resume!.total ?? Number(/\/(\d+)$/.exec(response.headers.get("content-range")!)![1]);
   } else {
     part.supersede();
   }
-  const encoding = response.headers.get("content-encoding");
-  const lengthHeader = response.headers.get("content-length");
-  const declared = (encoding === null || encoding === "identity") && lengthHeader !== null &&
-      /^\d+$/.test(lengthHeader)
-    ? offset + Number(lengthHeader)
-    : undefined;
   if (declared !== undefined && declared > config.maxBytes) {
     part.discard();
     const error = `the file is ${size(declared)}, over the ${
@@ -333,9 +338,65 @@ async function screen(
     } limit (--max-bytes)`;
     return await refuse({ reason: "too-large", error });
   }
-  const etag = response.headers.get("etag") ?? undefined;
-  const validator = etag ?? response.headers.get("last-modified") ?? undefined;
-  return { status, offset, declared, encoding, etag, validator };
+  const strongEtag = etag !== undefined && /^\s*"/.test(etag) ? etag : undefined;
+  return {
+    status,
+    offset,
+    declared,
+    encoding,
+    etag,
+    strongEtag,
+    validator: strongEtag ?? strongLastModified(response.headers),
+  };
+}
+
+/**
+ * A Last-Modified that is a strong validator: RFC 9110 § 8.8.2.2 lets a client take it as one
+ * when the response's Date is at least a second later. Otherwise (or without it) there is no
+ * resume: a weak validator (an ETag `W/"…"`, say) must never be sent in If-Range.
+ */
+function strongLastModified(headers: Headers): string | undefined {
+  const modified = headers.get("last-modified");
+  const date = headers.get("date");
+  if (modified === null || date === null) return undefined;
+  const gap = Date.parse(date) - Date.parse(modified);
+  return gap >= 1000 ? modified : undefined;
+}
+
+/**
+ * Checks a 206 against what was asked: a Content-Range `bytes START-END/TOTAL` with START the
+ * partial file's size, END the last byte, TOTAL the size the partial file was saved with (when
+ * it was known), the same strong ETag, no content coding, and a Content-Length (if any) of the
+ * range's own length.
+ */
+function rangeProblem(
+  response: Response,
+  resume: Resumable | undefined,
+  identity: boolean,
+  length: number | undefined,
+  etag: string | undefined,
+): string | undefined {
+  if (!resume) return "the server sent a range that was not asked for";
+  const header = response.headers.get("content-range") ?? "";
+  const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header.trim());
+  if (!range) {
+    return `the server's Content-Range (${shorten(header)}) is not bytes START-END/TOTAL`;
+  }
+  const [start, end, total] = [Number(range[1]), Number(range[2]), Number(range[3])];
+  if (start !== resume.size || end !== total - 1 || end < start) {
+    return `the server sent bytes ${start}-${end}/${total}, not the ${resume.size}- asked for`;
+  }
+  if (resume.total !== undefined && total !== resume.total) {
+    return `the file is now ${total} bytes, not ${resume.total}: it changed on the server`;
+  }
+  if (resume.etag !== undefined && etag !== resume.etag) {
+    return `the file changed on the server (ETag ${etag ?? "none"}, was ${resume.etag})`;
+  }
+  if (!identity) return "the server sent the rest of the file content-encoded";
+  if (length !== undefined && length !== end - start + 1) {
+    return `the range is ${end - start + 1} bytes, but Content-Length says ${length}`;
+  }
+  return undefined;
 }
 
 /**
@@ -343,14 +404,6 @@ async function screen(
  * one buffer, into the temporary file.
  */
 async function receive(attempt: Attempt, response: Response, head: Head): Promise<Body | Refusal> {
-  const { declared } = head;
-  if (head.offset === 0 && declared !== undefined && declared <= SMALL_BODY && response.body) {
-    // The common case, a small body of known length: read it in one go.
-    attempt.watch.touch();
-    const memory = await response.bytes();
-    const hash = attempt.hashing ? (await sha256Hash()).update(memory) : undefined;
-    return { total: memory.byteLength, memory, checked: attempt.config.anyType, hash };
-  }
   return await stream(attempt, response, head, attempt.hashing ? await sha256Hash() : undefined);
 }
 
@@ -366,7 +419,11 @@ async function stream(
   hash: Hash | undefined,
 ): Promise<Body | Refusal> {
   const signal = watch.signal;
-  let buffer: Uint8Array = new Uint8Array(STREAM_BUFFER);
+  const { declared } = head;
+  // The common case, a small body of known length, is read into a buffer of its size (and one
+  // byte more, for the read that sees its end): in memory, in place, with no copy.
+  const small = head.offset === 0 && declared !== undefined && declared <= SMALL_BODY;
+  let buffer: Uint8Array = new Uint8Array(small ? declared + 1 : STREAM_BUFFER);
   let filled = 0;
   let total = head.offset;
   let checked = config.anyType || head.offset > 0;
@@ -388,7 +445,7 @@ async function stream(
         if (read.value) buffer = new Uint8Array(read.value.buffer);
         if (read.done) break;
         const value = read.value;
-        watch.touch();
+        watch.touch(value.byteLength);
         total += value.byteLength;
         if (total > config.maxBytes) {
           part.discard();
@@ -410,7 +467,7 @@ async function stream(
         if (!streaming) {
           // Larger than the buffer: stream to disk. With a validator, an interrupted body can
           // resume from what was written.
-          part.create(head.validator);
+          part.create(head.validator, head.strongEtag, head.declared);
           streaming = true;
         }
         part.write(buffer);
@@ -444,6 +501,19 @@ function commit({ job, part }: Attempt, head: Head, body: Body): Outcome | Refus
     const problem = contentProblem(body.memory, head.status);
     if (problem) return { reason: "not-image", error: problem };
   }
+  if (head.declared === undefined) {
+    // No length to check it against: the image's own structure must say it is whole.
+    const bytes = body.memory ? memoryBytes(body.memory) : part.bytes(body.total);
+    const type = sniffImage(bytes.read(0, SNIFF_BYTES));
+    const problem = wholeness(type === "html" ? undefined : type, bytes);
+    if (problem) {
+      part.discard();
+      return {
+        reason: "truncated",
+        error: `${problem}: the body has no length and the connection may have been cut`,
+      };
+    }
+  }
   const sha256 = body.hash?.digest("hex");
   if (job.sha256 && sha256 !== job.sha256) {
     part.discard();
@@ -452,12 +522,20 @@ function commit({ job, part }: Attempt, head: Head, body: Body): Outcome | Refus
       error: `the SHA-256 is ${sha256}, not the expected ${job.sha256}`,
     };
   }
-  part.commit(body.memory);
+  const verdict = part.commit(body.memory, body.total);
+  if (verdict === "taken") {
+    return {
+      reason: "disk",
+      error: `another file already holds the name ${job.path}`,
+      taken: true,
+    };
+  }
   return {
     id: job.id,
     ok: true,
     bytes: body.total,
     status: head.status,
+    ...(verdict === "exists" ? { exists: true } : {}),
     ...(sha256 ? { sha256 } : {}),
     ...(head.etag ? { etag: head.etag } : {}),
   };

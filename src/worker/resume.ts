@@ -1,12 +1,22 @@
 /**
  * A download's temporary file, and the resume note that lets a later attempt continue it.
  *
- * A body is written to `.NAME.part` beside its final name and renamed into place only when it is
- * complete and checked, so no file under a final name ever holds a partial body. A body streamed
- * to disk (one larger than the stream buffer) from a response with a validator (ETag or
- * Last-Modified) gets a resume note, `OUT/.downpour-resume/HASH.json`. When such a download is
- * cut off, its partial file and note are kept, and the next attempt, in this run or a later one,
- * asks for the rest with Range and If-Range.
+ * A body is written to a temporary file of its writer's own, `.NAME.RANDOM.part` beside its final
+ * name, created exclusively (`O_EXCL`: whatever already sits at a name, a symlink, a FIFO or
+ * another writer's file, is never opened) and locked (`flock`) while it is written. It is put
+ * under its final name only when it is complete and checked, with `link(2)`, which never
+ * replaces a file: when the name is taken, a file with the very same bytes means another writer
+ * of this URL finished first (the outcome is `exists`), any other file belongs to another URL
+ * (`taken`: the engine gives this one another name). So no file under a final name ever holds a
+ * partial body, and no commit replaces a file.
+ *
+ * A body streamed to disk (one larger than the stream buffer) from a response with a strong
+ * validator (a strong ETag, or a Last-Modified at least a second older than the response's Date,
+ * as RFC 9110 § 8.8.2.2 asks) gets a resume note, `OUT/.downpour-resume/HASH.json`, naming its
+ * partial file. When such a download is cut off, its partial file and note are kept, and the
+ * next attempt, in this run or a later one, takes the partial file over: it opens and locks it
+ * (a writer still holding it keeps it), renames it to a name of its own (of two writers that
+ * race for it, one wins; the other starts afresh) and asks for the rest with Range and If-Range.
  *
  * The worker's file operations ({@linkcode PartFile}) are synchronous: each takes microseconds on
  * a local disk, while an asynchronous one is a hop to a thread of Deno's blocking pool and back,
@@ -19,6 +29,7 @@
 import type { Hash } from "node:crypto";
 import type { Job } from "../protocol.ts";
 import { stableHash } from "../hash.ts";
+import { type Bytes, fileBytes, memoryBytes } from "./complete.ts";
 
 /** The directory, inside the output directory, of the notes on resumable partial files. */
 export const RESUME_DIR = ".downpour-resume";
@@ -29,20 +40,34 @@ export interface ResumeNote {
   path: string;
   /** The URL the partial body came from. */
   href: string;
-  /** The ETag or Last-Modified the body had, for If-Range. */
+  /** The strong validator the body had, for If-Range: a strong ETag or a Last-Modified. */
   validator: string;
+  /** The partial file's name, in the final file's directory. */
+  part: string;
+  /** The strong ETag, when the validator is one: a 206 must carry the same. */
+  etag?: string;
+  /** The whole file's size, when the response said it: a 206 must say the same. */
+  total?: number;
 }
 
-/** A partial file an earlier attempt left, and how to ask for the rest of it. */
+/** A partial file an earlier attempt left, taken over by this one, and how to ask for the rest. */
 export interface Resumable {
   /** The partial file's size: where the rest starts. */
   size: number;
   /** The validator for If-Range. */
   validator: string;
+  /** The strong ETag the partial body had, if it had one. */
+  etag?: string;
+  /** The whole file's size, when it was known. */
+  total?: number;
 }
 
+/** Temporary names: `.NAME.` then 16 hex digits then `.part`. */
+const PART_NAME = /^\..+\.[0-9a-f]{16}\.part$/;
+
 /**
- * The temporary name a download is written to before it is renamed to `path`.
+ * A new temporary name for a download to be written to before it is linked to `path`: unique to
+ * its writer, so that two writers never share one.
  *
  * Final names never start with a dot, so a temporary name never equals a final one.
  *
@@ -54,13 +79,16 @@ export interface Resumable {
  * import { partPath } from "./resume.ts";
  * import assert from "node:assert/strict";
  *
- * assert.equal(partPath("cat.png"), ".cat.png.part");
- * assert.equal(partPath("007/cat.png"), "007/.cat.png.part");
+ * assert.match(partPath("cat.png"), /^\.cat\.png\.[0-9a-f]{16}\.part$/);
+ * assert.match(partPath("007/cat.png"), /^007\/\.cat\.png\.[0-9a-f]{16}\.part$/);
+ * assert.notEqual(partPath("cat.png"), partPath("cat.png"));
  * ```
  */
 export function partPath(path: string): string {
   const slash = path.lastIndexOf("/");
-  return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.part`;
+  const random = crypto.getRandomValues(new Uint32Array(2));
+  const hex = random[0]!.toString(16).padStart(8, "0") + random[1]!.toString(16).padStart(8, "0");
+  return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${hex}.part`;
 }
 
 /**
@@ -101,12 +129,63 @@ export async function resumeNotes(out: string): Promise<Set<string>> {
 }
 
 /**
- * Removes the directory of resume notes, if no note is left in it.
+ * Tidies the output directory at the end of a run: removes the temporary files that no writer
+ * holds (left by a run that was killed) and that no resume note names, in `out` and in its
+ * `NNNN/` subdirectories (the `shard` layout); then the directory of resume notes, if no note is
+ * left in it.
  *
  * @param out The output directory.
  */
 export async function tidyResumeDir(out: string): Promise<void> {
+  const named = new Set<string>();
+  try {
+    for await (const entry of Deno.readDir(`${out}/${RESUME_DIR}`)) {
+      if (!entry.isFile || !entry.name.endsWith(".json")) continue;
+      try {
+        const note = JSON.parse(await Deno.readTextFile(`${out}/${RESUME_DIR}/${entry.name}`));
+        if (typeof note?.path === "string" && typeof note?.part === "string") {
+          const slash = note.path.lastIndexOf("/");
+          named.add(`${note.path.slice(0, slash + 1)}${note.part}`);
+        }
+      } catch {
+        // Unreadable: it names nothing.
+      }
+    }
+  } catch {
+    // No notes.
+  }
+  const sweep = async (dir: string, prefix: string, depth: number) => {
+    try {
+      for await (const entry of Deno.readDir(dir)) {
+        if (entry.isDirectory && depth === 0 && /^\d{4}$/.test(entry.name)) {
+          await sweep(`${dir}/${entry.name}`, `${entry.name}/`, 1);
+        } else if (entry.isFile && PART_NAME.test(entry.name)) {
+          if (!named.has(prefix + entry.name)) removeIfAbandoned(`${dir}/${entry.name}`);
+        }
+      }
+    } catch {
+      // The directory went away: nothing to tidy.
+    }
+  };
+  await sweep(out, "", 0);
   await Deno.remove(`${out}/${RESUME_DIR}`).catch(() => {});
+}
+
+/**
+ * Removes a temporary file unless a writer holds its lock, or it is younger than `minAge`
+ * milliseconds (a writer locks its file a moment after creating it).
+ */
+function removeIfAbandoned(path: string, minAge = 100): void {
+  try {
+    if (!Deno.lstatSync(path).isFile) return;
+    using file = Deno.openSync(path, { read: true });
+    const info = file.statSync();
+    if (!info.isFile || Date.now() - (info.mtime?.getTime() ?? 0) < minAge) return;
+    if (!file.tryLockSync(true)) return;
+    Deno.removeSync(path);
+  } catch {
+    // Gone already, or not ours to remove.
+  }
 }
 
 /** A file-system failure while saving; not the network's fault. */
@@ -155,27 +234,56 @@ function removeQuietly(path: string): void {
 /** The directories made so far by this thread. */
 const made = new Set<string>();
 
+/** What {@linkcode PartFile.commit} came to. */
+export type Commit =
+  /** The body is under its final name. */
+  | "saved"
+  /** The final name already held these very bytes: another writer of this URL finished first. */
+  | "exists"
+  /** The final name holds another file: this body needs another name. */
+  | "taken";
+
+/** The OS error code of what a file operation threw. */
+function codeOf(error: unknown): unknown {
+  return (error as { code?: unknown } | null | undefined)?.code;
+}
+
+/** Whether two byte sources hold the same bytes, compared in slices. */
+function sameBytes(a: Bytes, b: Bytes): boolean {
+  if (a.size !== b.size) return false;
+  const SLICE = 256 * 1024;
+  for (let at = 0; at < a.size; at += SLICE) {
+    const x = a.read(at, SLICE);
+    const y = b.read(at, SLICE);
+    if (x.byteLength !== y.byteLength) return false;
+    for (let i = 0; i < x.byteLength; i++) if (x[i] !== y[i]) return false;
+  }
+  return true;
+}
+
 /**
  * The temporary file of one attempt at a job, and its resume note.
  *
  * Disposing of it closes the file and then, by what the attempt came to: leaves the disk alone
- * (nothing was written, or the file was committed), removes the file and any note (they are of
+ * (nothing was written, or the file was committed), removes the file and its note (they are of
  * no use to a later attempt), or keeps both for a later attempt to resume
- * ({@linkcode PartFile.kept}). Every method but {@linkcode PartFile.resumable} throws only
- * {@linkcode DiskError}s.
+ * ({@linkcode PartFile.kept}). Every method throws only {@linkcode DiskError}s.
  */
 export class PartFile implements Disposable {
   readonly #out: string;
   readonly #job: Pick<Job, "path" | "href" | "resume">;
-  readonly #part: string;
-  /** The file being streamed into or appended to, while it is open. */
+  /** The final file's directory, with a trailing slash. */
+  readonly #dir: string;
+  /** This attempt's temporary file, once it has one. */
+  #part: string | undefined;
+  /** The file being streamed into or appended to, while it is open (and locked). */
   #file: Deno.FsFile | undefined;
   #fate: "leave" | "remove" | "keep" = "leave";
   /** This attempt wrote a note. */
   #noted = false;
 
   /**
-   * Names the temporary file; nothing is done on disk yet.
+   * Makes the attempt's temporary file's keeper; nothing is done on disk yet.
    *
    * @param out The output directory.
    * @param job The job: its final path, its URL, and whether an earlier attempt left a note.
@@ -183,7 +291,8 @@ export class PartFile implements Disposable {
   constructor(out: string, job: Pick<Job, "path" | "href" | "resume">) {
     this.#out = out;
     this.#job = job;
-    this.#part = `${out}/${partPath(job.path)}`;
+    const slash = job.path.lastIndexOf("/");
+    this.#dir = `${out}/${job.path.slice(0, slash + 1)}`;
   }
 
   /** Whether the partial file and its note are kept for a later attempt. */
@@ -201,25 +310,100 @@ export class PartFile implements Disposable {
     return this.#job.resume === true || this.#noted;
   }
 
-  /**
-   * What an earlier attempt left to resume.
-   *
-   * @returns The partial file's size and its note's validator; `undefined` when the job has no
-   * note, or the note is unreadable or for another URL, or the partial file is missing or empty.
-   */
-  async resumable(): Promise<Resumable | undefined> {
-    if (!this.#job.resume) return undefined;
-    let note: { href?: unknown; validator?: unknown };
+  /** The note, if there is one that can be read, as a regular file. */
+  #readNote(): Partial<ResumeNote> | undefined {
     try {
-      note = JSON.parse(await Deno.readTextFile(this.#note()));
+      if (!Deno.lstatSync(this.#note()).isFile) return undefined;
+      const note = JSON.parse(Deno.readTextFileSync(this.#note()));
+      return note !== null && typeof note === "object" ? note : undefined;
     } catch {
       return undefined;
     }
-    if (note.href !== this.#job.href || typeof note.validator !== "string") return undefined;
+  }
+
+  /** Writes the note, whole or not at all (a temporary file renamed over it). */
+  #writeNote(note: ResumeNote): void {
+    this.#noted = true; // before the write: a note that is half written must go too
+    disk("write the resume note", () => {
+      try {
+        Deno.mkdirSync(`${this.#out}/${RESUME_DIR}`);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      }
+      const temporary = `${this.#note()}.${partPath("n").slice(3, 19)}.tmp`;
+      Deno.writeTextFileSync(temporary, JSON.stringify(note), { createNew: true });
+      Deno.renameSync(temporary, this.#note());
+    });
+  }
+
+  /** Removes the note if it names this attempt's partial file (or cannot be read and is ours). */
+  #dropNote(): void {
+    if (!this.#mayHaveNote()) return;
+    const note = this.#readNote();
+    const mine = this.#part?.slice(this.#dir.length);
+    if (note ? note.part === mine || note.part === undefined : this.#noted) {
+      removeQuietly(this.#note());
+    }
+  }
+
+  /**
+   * Takes over the partial file an earlier attempt left, to resume it: opens and locks it (a
+   * writer that still holds it keeps it), renames it to a name of this attempt's own and rewrites
+   * the note to name it. Only a regular file is taken over: never a symlink, a FIFO or a device.
+   *
+   * @returns The partial file's size and what its note says; `undefined` when the job has no
+   * note, or the note is unreadable or for another URL, or the partial file is missing, empty,
+   * not a regular file, held by another writer or taken over by another first.
+   */
+  resumable(): Resumable | undefined {
+    if (!this.#job.resume) return undefined;
+    const note = this.#readNote();
+    if (
+      !note || note.href !== this.#job.href || typeof note.validator !== "string" ||
+      typeof note.part !== "string" || !PART_NAME.test(note.part) || note.part.includes("/")
+    ) {
+      return undefined;
+    }
+    const source = this.#dir + note.part;
+    let file: Deno.FsFile | undefined;
     try {
-      const info = await Deno.stat(this.#part);
-      return info.size > 0 ? { size: info.size, validator: note.validator } : undefined;
+      const before = Deno.lstatSync(source);
+      if (!before.isFile) return undefined;
+      file = Deno.openSync(source, { read: true, append: true });
+      const opened = file.statSync();
+      if (!opened.isFile || opened.ino !== before.ino || !file.tryLockSync(true)) {
+        file.close();
+        return undefined;
+      }
+      const own = `${this.#out}/${partPath(this.#job.path)}`;
+      Deno.renameSync(source, own); // of two writers racing for it, one wins
+      const after = Deno.lstatSync(own);
+      if (after.ino !== opened.ino || after.dev !== opened.dev) {
+        file.close();
+        return undefined;
+      }
+      this.#part = own;
+      this.#file = file;
+      if (opened.size === 0) {
+        this.#fate = "remove";
+        return undefined;
+      }
+      const resumable: Resumable = {
+        size: opened.size,
+        validator: note.validator,
+        ...(typeof note.etag === "string" ? { etag: note.etag } : {}),
+        ...(typeof note.total === "number" ? { total: note.total } : {}),
+      };
+      this.#fate = "keep";
+      this.#writeNote({
+        path: this.#job.path,
+        href: this.#job.href,
+        part: own.slice(this.#dir.length),
+        ...resumable,
+      } as ResumeNote);
+      return resumable;
     } catch {
+      if (this.#file !== file) file?.close();
       return undefined;
     }
   }
@@ -230,68 +414,96 @@ export class PartFile implements Disposable {
   }
 
   /**
-   * A whole body comes instead of the rest of an earlier attempt's: that attempt's partial file
-   * and note go, whatever becomes of this one.
+   * A whole body comes instead of the rest of an earlier attempt's: the partial file taken over
+   * and its note go now, whatever becomes of this attempt.
    */
   supersede(): void {
-    if (this.#job.resume) this.#fate = "remove";
+    if (!this.#part) {
+      // A note this attempt did not take over (another URL's, or a partial file held by another
+      // writer): the partial file goes unless a writer holds it, and the note with it.
+      if (!this.#job.resume) return;
+      const part = this.#readNote()?.part;
+      if (typeof part === "string" && PART_NAME.test(part) && !part.includes("/")) {
+        removeIfAbandoned(this.#dir + part, 0);
+      }
+      removeQuietly(this.#note());
+      return;
+    }
+    this.#file?.close();
+    this.#file = undefined;
+    removeQuietly(this.#part);
+    this.#dropNote();
+    this.#part = undefined;
+    this.#fate = "leave";
   }
 
-  /** Creates the directory of the final file (once per directory and thread). */
+  /** Creates the directory of the final file (once per directory and thread), never `out`. */
   makeDirectory(): void {
-    const slash = this.#job.path.lastIndexOf("/");
-    if (slash < 0) return;
-    const dir = `${this.#out}/${this.#job.path.slice(0, slash)}`;
+    if (this.#dir === `${this.#out}/`) return;
+    const dir = this.#dir.slice(0, -1);
     if (made.has(dir)) return;
-    disk("create the directory", () => Deno.mkdirSync(dir, { recursive: true }));
+    disk("create the directory", () => {
+      try {
+        // Not recursive: when the output directory is gone, this fails instead of remaking it.
+        Deno.mkdirSync(dir);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      }
+    });
     made.add(dir);
   }
 
   /**
-   * Opens the partial file of an earlier attempt to append the rest of its body.
+   * Readies the partial file taken over by {@linkcode PartFile.resumable} for the rest of its
+   * body.
    *
    * @param hash A hash to feed the bytes already there, so that it covers the whole body.
    */
   async append(hash: Hash | undefined): Promise<void> {
     this.#fate = "keep";
-    this.#file = disk(
-      "open the partial file",
-      () => Deno.openSync(this.#part, { read: true, append: true }),
-    );
     if (!hash) return;
     // Asynchronous, unlike the other file steps: the partial file may be gigabytes.
     try {
-      using existing = await Deno.open(this.#part);
+      using existing = await Deno.open(this.#part!);
       for await (const chunk of existing.readable) hash.update(chunk);
     } catch (error) {
       throw new DiskError("read the partial file", error);
     }
   }
 
+  /** Creates this attempt's temporary file, exclusively, and locks it. */
+  #create(): Deno.FsFile {
+    this.#part = `${this.#out}/${partPath(this.#job.path)}`;
+    const file = Deno.openSync(this.#part, { read: true, write: true, createNew: true });
+    file.lockSync(true);
+    return file;
+  }
+
   /**
-   * Creates the temporary file to stream a body into. With a validator, a note is written too,
-   * and the file is kept if the download is cut off.
+   * Creates the temporary file to stream a body into. With a strong validator, a note is written
+   * too, and the file is kept if the download is cut off.
    *
-   * @param validator The response's ETag or Last-Modified.
+   * @param validator The response's strong validator (ETag or Last-Modified), if any.
+   * @param etag The response's strong ETag, if any.
+   * @param total The whole file's size, when the response said it.
    */
-  create(validator: string | undefined): void {
+  create(validator: string | undefined, etag?: string, total?: number): void {
     this.#fate = "remove";
-    this.#file = disk(
-      "create the temporary file",
-      () => Deno.openSync(this.#part, { write: true, create: true, truncate: true }),
-    );
+    this.#file = disk("create the temporary file", () => this.#create());
     if (!validator) return;
-    this.#noted = true; // before the write: a note that is half written must go too
-    const note: ResumeNote = { path: this.#job.path, href: this.#job.href, validator };
-    disk("write the resume note", () => {
-      Deno.mkdirSync(`${this.#out}/${RESUME_DIR}`, { recursive: true });
-      Deno.writeTextFileSync(this.#note(), JSON.stringify(note));
+    this.#writeNote({
+      path: this.#job.path,
+      href: this.#job.href,
+      validator,
+      part: this.#part!.slice(this.#dir.length),
+      ...(etag ? { etag } : {}),
+      ...(total !== undefined ? { total } : {}),
     });
     this.#fate = "keep";
   }
 
   /**
-   * Appends to the file opened by {@linkcode PartFile.create} or {@linkcode PartFile.append}.
+   * Appends to the file opened by {@linkcode PartFile.create} or taken over.
    *
    * @param bytes The bytes.
    */
@@ -300,24 +512,86 @@ export class PartFile implements Disposable {
   }
 
   /**
-   * Puts the body under its final name: writes it (or closes the file it was streamed into),
-   * renames the temporary file into place, and drops the note.
+   * Random access to what was streamed into the file, to check the body's structure.
+   *
+   * @param size The body's size.
+   */
+  bytes(size: number): Bytes {
+    const file = this.#file!;
+    const inner = fileBytes(file, size);
+    return {
+      size,
+      read: (offset, length) => disk("read the temporary file", () => inner.read(offset, length)),
+    };
+  }
+
+  /**
+   * Puts the body under its final name, never replacing a file there: writes it (or takes the
+   * file it was streamed into), links it to the final name, and drops the temporary name and the
+   * note.
    *
    * @param body The whole body, when it was received in memory; `undefined` when it was streamed
    * into the file.
+   * @param size The body's size.
+   * @returns Whether it was saved, was there already, or found the name taken.
    */
-  commit(body: Uint8Array | undefined): void {
+  commit(body: Uint8Array | undefined, size: number): Commit {
     this.#fate = "remove";
     if (body) {
-      disk("write the temporary file", () => Deno.writeFileSync(this.#part, body));
-    } else {
-      this.#file?.close();
-      this.#file = undefined;
+      this.#file = disk("write the temporary file", () => {
+        const file = this.#create();
+        writeAll(file, body);
+        return file;
+      });
     }
     const final = `${this.#out}/${this.#job.path}`;
-    disk("rename the finished file", () => Deno.renameSync(this.#part, final));
+    const part = this.#part!;
+    let verdict = "saved" as Commit;
+    disk("link the finished file to its name", () => {
+      try {
+        Deno.linkSync(part, final); // link(2) fails with EEXIST: it never replaces a file
+      } catch (error) {
+        const code = codeOf(error);
+        if (error instanceof Deno.errors.AlreadyExists || code === "EEXIST") {
+          verdict = this.#alreadyThere(final, body, size);
+          return;
+        }
+        if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") {
+          throw error;
+        }
+        // A file system without hard links: rename, after a look (not atomic, unlike link).
+        try {
+          Deno.lstatSync(final);
+          verdict = this.#alreadyThere(final, body, size);
+          return;
+        } catch (missing) {
+          if (!(missing instanceof Deno.errors.NotFound)) throw missing;
+        }
+        Deno.renameSync(part, final);
+        this.#part = undefined;
+      }
+    });
+    if (verdict === "taken") return verdict;
+    this.#file?.close();
+    this.#file = undefined;
+    if (this.#part) removeQuietly(this.#part);
+    this.#dropNote();
     this.#fate = "leave";
-    if (this.#mayHaveNote()) removeQuietly(this.#note());
+    return verdict;
+  }
+
+  /** What a name that is already there holds: these very bytes (`exists`), or another file. */
+  #alreadyThere(final: string, body: Uint8Array | undefined, size: number): Commit {
+    try {
+      if (!Deno.lstatSync(final).isFile) return "taken"; // a symlink, a directory: never followed
+      using there = Deno.openSync(final, { read: true });
+      const info = there.statSync();
+      if (!info.isFile || info.size !== size) return "taken";
+      const ours = body ? memoryBytes(body) : fileBytes(this.#file!, size);
+      return sameBytes(fileBytes(there, size), ours) ? "exists" : "taken";
+    } catch {
+      return "taken";
+    }
   }
 
   /** Closes the file, and removes it and its note unless they are committed or kept. */
@@ -325,7 +599,7 @@ export class PartFile implements Disposable {
     this.#file?.close();
     this.#file = undefined;
     if (this.#fate !== "remove") return;
-    removeQuietly(this.#part);
-    if (this.#mayHaveNote()) removeQuietly(this.#note());
+    if (this.#part) removeQuietly(this.#part);
+    this.#dropNote();
   }
 }

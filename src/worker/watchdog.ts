@@ -14,6 +14,16 @@ export interface Limits {
   idleTimeout: number;
   /** How long the whole download may take; 0 for no limit. */
   totalTimeout: number;
+  /** The least average speed of a body, in bytes a second; 0 or absent for no limit. */
+  lowSpeedLimit?: number;
+  /** How long the speed is averaged over for `lowSpeedLimit`. */
+  lowSpeedTime?: number;
+}
+
+function rate(bytesPerSecond: number): string {
+  return bytesPerSecond < 1024
+    ? `${bytesPerSecond} B/s`
+    : `${Math.round(bytesPerSecond / 102.4) / 10} KiB/s`;
 }
 
 const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
@@ -39,6 +49,10 @@ export class Watch {
   #deadline: number;
   #end: number;
   #phase: "headers" | "idle" = "headers";
+  /** When the current speed window started (`performance.now()`), once body bytes flow. */
+  #windowStart = 0;
+  /** Body bytes received in the current speed window. */
+  #windowBytes = 0;
 
   /**
    * Starts the clock: the headers are awaited from now.
@@ -60,13 +74,24 @@ export class Watch {
   /** Starts waiting for response headers (again, after a redirect). */
   awaitHeaders(): void {
     this.#phase = "headers";
+    this.#windowStart = 0;
     this.#deadline = performance.now() + this.#limits.headersTimeout;
   }
 
-  /** Records that body bytes arrived: the idle limit starts over. */
-  touch(): void {
+  /**
+   * Records that body bytes arrived: the idle limit starts over, and they count for the speed.
+   *
+   * @param bytes How many arrived; 0 when the body is only about to start.
+   */
+  touch(bytes = 0): void {
+    const now = performance.now();
     this.#phase = "idle";
-    this.#deadline = performance.now() + this.#limits.idleTimeout;
+    this.#deadline = now + this.#limits.idleTimeout;
+    if (this.#windowStart === 0) {
+      this.#windowStart = now;
+      this.#windowBytes = 0;
+    }
+    this.#windowBytes += bytes;
   }
 
   /**
@@ -85,6 +110,24 @@ export class Watch {
         ),
       );
       return true;
+    }
+    const { lowSpeedLimit = 0, lowSpeedTime = 0 } = this.#limits;
+    if (lowSpeedLimit > 0 && this.#windowStart > 0 && now - this.#windowStart >= lowSpeedTime) {
+      // A window of lowSpeedTime closed: its average speed must reach the limit.
+      const perSecond = this.#windowBytes / ((now - this.#windowStart) / 1000);
+      if (perSecond < lowSpeedLimit) {
+        this.controller.abort(
+          new TimeoutError(
+            "speed",
+            `the body came slower than ${rate(lowSpeedLimit)} over ${seconds(lowSpeedTime)} (${
+              rate(Math.round(perSecond))
+            }; --low-speed-limit, --low-speed-time)`,
+          ),
+        );
+        return true;
+      }
+      this.#windowStart = now;
+      this.#windowBytes = 0;
     }
     if (now <= this.#deadline) return false;
     this.controller.abort(

@@ -1,0 +1,249 @@
+/**
+ * Proof that a body of unknown length is whole: when no Content-Length (or Content-Range) says
+ * how long a body is, a connection that closes early looks like a clean end, so the image's own
+ * structure has to say it ends where it should.
+ *
+ * | format    | whole when                                                                  |
+ * | --------- | --------------------------------------------------------------------------- |
+ * | PNG       | the last 12 bytes are the IEND chunk                                        |
+ * | JPEG      | it ends with the EOI marker `FF D9` (trailing zero bytes allowed)           |
+ * | GIF       | it ends with the trailer `3B` (trailing zero bytes allowed)                 |
+ * | WebP      | the RIFF size is the file's size − 8                                        |
+ * | AVIF/HEIF | the top-level boxes' sizes add up to the file's size (no box "to the end")  |
+ * | BMP       | the header's `bfSize` is the file's size                                    |
+ * | TIFF      | every IFD of the chain, and every strip and tile they point to, is there    |
+ * | ICO       | every image the directory lists is there                                    |
+ * | SVG       | it ends with `</svg>`, white space aside                                    |
+ *
+ * Anything else (kept only with `anyType`) has no structure to check, and counts as whole when
+ * its connection ended cleanly.
+ *
+ * @module
+ */
+
+import type { ImageType } from "./sniff.ts";
+
+/** Random access to a body's bytes, in memory or in a file. */
+export interface Bytes {
+  /** The body's size. */
+  readonly size: number;
+  /** Up to `length` bytes from `offset` (fewer at the end). */
+  read(offset: number, length: number): Uint8Array;
+}
+
+/** A {@linkcode Bytes} over bytes in memory. */
+export function memoryBytes(bytes: Uint8Array): Bytes {
+  return {
+    size: bytes.byteLength,
+    read: (offset, length) => bytes.subarray(offset, offset + length),
+  };
+}
+
+/** A {@linkcode Bytes} over an open file of `size` bytes, read synchronously. */
+export function fileBytes(file: Deno.FsFile, size: number): Bytes {
+  return {
+    size,
+    read(offset, length) {
+      const buffer = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
+      file.seekSync(offset, Deno.SeekMode.Start);
+      let at = 0;
+      while (at < buffer.byteLength) {
+        const n = file.readSync(buffer.subarray(at));
+        if (n === null || n === 0) break;
+        at += n;
+      }
+      return buffer.subarray(0, at);
+    },
+  };
+}
+
+const IEND = [0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
+
+/** The body's last `n` bytes with trailing zero bytes dropped (up to 4 KiB of them). */
+function endWithoutZeros(bytes: Bytes, n: number): Uint8Array {
+  const tail = bytes.read(Math.max(0, bytes.size - 4096 - n), 4096 + n);
+  let end = tail.byteLength;
+  while (end > 0 && tail[end - 1] === 0) end--;
+  return tail.subarray(Math.max(0, end - n), end);
+}
+
+function u32be(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+function u32le(b: Uint8Array, at: number): number {
+  return ((b[at + 3]! << 24) | (b[at + 2]! << 16) | (b[at + 1]! << 8) | b[at]!) >>> 0;
+}
+
+/** ISO-BMFF (AVIF, HEIF): the top-level boxes tile the file exactly. */
+function boxesProblem(bytes: Bytes): string | undefined {
+  let at = 0;
+  for (let boxes = 0; at < bytes.size; boxes++) {
+    if (boxes > 100_000) return "it has too many top-level boxes to check";
+    const head = bytes.read(at, 16);
+    if (head.byteLength < 8) return `its last box header is cut at byte ${at}`;
+    let size = u32be(head, 0);
+    if (size === 1) {
+      if (head.byteLength < 16) return `its last box header is cut at byte ${at}`;
+      size = u32be(head, 8) * 2 ** 32 + u32be(head, 12);
+    } else if (size === 0) {
+      return "its last box runs to the end of the file, so its size cannot be checked";
+    }
+    if (size < 8) return `a box at byte ${at} has the impossible size ${size}`;
+    at += size;
+  }
+  return at === bytes.size ? undefined : `its boxes add up to ${at} bytes`;
+}
+
+/** TIFF: every IFD of the chain, and the strips and tiles they point to, lie inside the file. */
+function tiffProblem(bytes: Bytes): string | undefined {
+  const head = bytes.read(0, 8);
+  if (head.byteLength < 8) return "its header is cut";
+  const little = head[0] === 0x49;
+  const u16 = (b: Uint8Array, i: number) =>
+    little ? b[i]! | (b[i + 1]! << 8) : (b[i]! << 8) | b[i + 1]!;
+  const u32 = (b: Uint8Array, i: number) => little ? u32le(b, i) : u32be(b, i);
+  const SIZES: Record<number, number> = {
+    1: 1,
+    2: 1,
+    3: 2,
+    4: 4,
+    5: 8,
+    6: 1,
+    7: 1,
+    8: 2,
+    9: 4,
+    10: 8,
+    11: 4,
+    12: 8,
+  };
+  let ifd = u32(head, 4);
+  const seen = new Set<number>();
+  while (ifd !== 0) {
+    if (seen.has(ifd) || seen.size > 1000) return "its IFD chain loops";
+    seen.add(ifd);
+    const countBytes = bytes.read(ifd, 2);
+    if (countBytes.byteLength < 2) return `its IFD at byte ${ifd} is missing`;
+    const count = u16(countBytes, 0);
+    const table = bytes.read(ifd + 2, count * 12 + 4);
+    if (table.byteLength < count * 12 + 4) return `its IFD at byte ${ifd} is cut`;
+    const fields = new Map<number, number[]>();
+    for (let i = 0; i < count; i++) {
+      const entry = table.subarray(i * 12, i * 12 + 12);
+      const tag = u16(entry, 0);
+      const type = u16(entry, 2);
+      const n = u32(entry, 4);
+      const width = SIZES[type] ?? 1;
+      const length = width * n;
+      if (length > 4 && u32(entry, 8) + length > bytes.size) {
+        return `a field of its IFD at byte ${ifd} points past the end`;
+      }
+      if (tag === 273 || tag === 279 || tag === 324 || tag === 325) {
+        if (type !== 3 && type !== 4) continue;
+        const data = length > 4 ? bytes.read(u32(entry, 8), length) : entry.subarray(8, 12);
+        const values: number[] = [];
+        for (let k = 0; k < n; k++) values.push(type === 3 ? u16(data, k * 2) : u32(data, k * 4));
+        fields.set(tag, values);
+      }
+    }
+    for (const [offsets, counts] of [[273, 279], [324, 325]] as const) {
+      const starts = fields.get(offsets);
+      const lengths = fields.get(counts);
+      if (!starts || !lengths) continue;
+      for (let k = 0; k < starts.length; k++) {
+        if (starts[k]! + (lengths[k] ?? 0) > bytes.size) {
+          return `a strip or tile at byte ${starts[k]} runs past the end`;
+        }
+      }
+    }
+    ifd = u32(table, count * 12);
+  }
+  return undefined;
+}
+
+/** ICO: every image of the directory lies inside the file. */
+function icoProblem(bytes: Bytes): string | undefined {
+  const head = bytes.read(0, 6);
+  if (head.byteLength < 6) return "its header is cut";
+  const count = head[4]! | (head[5]! << 8);
+  const entries = bytes.read(6, count * 16);
+  if (entries.byteLength < count * 16) return "its directory is cut";
+  for (let i = 0; i < count; i++) {
+    const end = u32le(entries, i * 16 + 12) + u32le(entries, i * 16 + 8);
+    if (end > bytes.size) return `its image ${i + 1} runs past the end`;
+  }
+  return undefined;
+}
+
+/**
+ * Tells whether a body of unknown length is whole, by the structure of its format.
+ *
+ * @param type The format the body's first bytes were recognised as; `undefined` for a body kept
+ * with `anyType` that is not a known image, which has nothing to check.
+ * @param bytes The whole body.
+ * @returns `undefined` when it is whole; else what is wrong, as the end of a sentence.
+ *
+ * @example
+ * ```ts
+ * import { memoryBytes, wholeness } from "./complete.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const gif = new Uint8Array([...new TextEncoder().encode("GIF89a"), 1, 0, 1, 0, 0x3b]);
+ * assert.equal(wholeness("gif", memoryBytes(gif)), undefined);
+ * assert.match(wholeness("gif", memoryBytes(gif.subarray(0, 9)))!, /trailer/);
+ * ```
+ */
+export function wholeness(type: ImageType | undefined, bytes: Bytes): string | undefined {
+  switch (type) {
+    case undefined:
+      return undefined;
+    case "png": {
+      const tail = bytes.read(Math.max(0, bytes.size - 12), 12);
+      return tail.byteLength === 12 && IEND.every((b, i) => tail[i] === b)
+        ? undefined
+        : "the PNG does not end with its IEND chunk";
+    }
+    case "jpeg": {
+      const end = endWithoutZeros(bytes, 2);
+      return end.byteLength === 2 && end[0] === 0xff && end[1] === 0xd9
+        ? undefined
+        : "the JPEG does not end with its EOI marker (FF D9)";
+    }
+    case "gif": {
+      const end = endWithoutZeros(bytes, 1);
+      return end[0] === 0x3b ? undefined : "the GIF does not end with its trailer (3B)";
+    }
+    case "webp": {
+      const head = bytes.read(0, 12);
+      const riff = u32le(head, 4) + 8;
+      return riff === bytes.size
+        ? undefined
+        : `the WebP is ${bytes.size} bytes, but its RIFF header says ${riff}`;
+    }
+    case "avif": {
+      const problem = boxesProblem(bytes);
+      return problem ? `the AVIF/HEIF is ${bytes.size} bytes, but ${problem}` : undefined;
+    }
+    case "bmp": {
+      const head = bytes.read(0, 6);
+      const declared = head.byteLength === 6 ? u32le(head, 2) : -1;
+      return declared === bytes.size
+        ? undefined
+        : `the BMP is ${bytes.size} bytes, but its header says ${declared}`;
+    }
+    case "tiff": {
+      const problem = tiffProblem(bytes);
+      return problem ? `the TIFF is not whole: ${problem}` : undefined;
+    }
+    case "ico": {
+      const problem = icoProblem(bytes);
+      return problem ? `the ICO is not whole: ${problem}` : undefined;
+    }
+    case "svg": {
+      const tail = new TextDecoder().decode(bytes.read(Math.max(0, bytes.size - 256), 256));
+      return /<\/(?:[\w.-]+:)?svg\s*>\s*$/.test(tail)
+        ? undefined
+        : "the SVG does not end with </svg>";
+    }
+  }
+}
