@@ -1,0 +1,406 @@
+/**
+ * What happens inside the worker when a body is written: exclusive temporary files, commits that
+ * never replace, proof of wholeness, strict resume, timers that measure progress, a lost output
+ * directory, and network errors worded by their cause.
+ */
+
+import assert from "node:assert/strict";
+import { download, OutDirLostError } from "../mod.ts";
+import { fetchToFile } from "../src/worker/fetch_file.ts";
+import { partPath, resumeNotePath } from "../src/worker/resume.ts";
+import type { WorkerConfig } from "../src/protocol.ts";
+import { Watch, Watchdog } from "../src/worker/watchdog.ts";
+import { collect, localServer, tempDir } from "./helpers.ts";
+
+const IEND = [0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
+
+/** A PNG-shaped body of `size` bytes: the signature, noise, and the IEND chunk. */
+function png(size: number, seed = 1): Uint8Array<ArrayBuffer> {
+  const body = new Uint8Array(size).map((_, i) => (i * 31 + seed * 7) & 0xff);
+  body.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  body.set(IEND, size - IEND.length);
+  return body;
+}
+
+function config(out: string, extra: Partial<WorkerConfig> = {}): WorkerConfig {
+  return {
+    out,
+    maxBytes: 16 * 1024 * 1024,
+    anyType: false,
+    digest: false,
+    headersTimeout: 5000,
+    idleTimeout: 5000,
+    totalTimeout: 0,
+    lowSpeedLimit: 1024,
+    lowSpeedTime: 30_000,
+    maxRedirects: 3,
+    userAgent: "downpour-test",
+    denyPrivate: false,
+    honorNoAi: false,
+    ...extra,
+  };
+}
+
+async function get(href: string, cfg: WorkerConfig, resume = false, path = "x.png") {
+  const watchdog = new Watchdog(20);
+  const watch = new Watch(cfg);
+  watchdog.add(watch);
+  try {
+    return await fetchToFile({ id: 1, href, path, resume }, cfg, watch);
+  } finally {
+    watchdog.delete(watch);
+  }
+}
+
+async function entries(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}
+
+/**
+ * A raw HTTP/1.0-style server: for each connection it reads the request and writes `head`, then
+ * `body`, then closes the connection (a close-delimited body: no Content-Length).
+ */
+function rawServer(respond: (request: string) => { head: string; body: Uint8Array }) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      (async () => {
+        try {
+          const buffer = new Uint8Array(16384);
+          const n = await conn.read(buffer);
+          const request = new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+          const { head, body } = respond(request);
+          await conn.write(new TextEncoder().encode(head));
+          let at = 0;
+          while (at < body.byteLength) at += await conn.write(body.subarray(at));
+        } catch {
+          // The client went away.
+        } finally {
+          conns.delete(conn);
+          try {
+            conn.close();
+          } catch { /* closed */ }
+        }
+      })();
+    }
+  })();
+  const port = (listener.addr as Deno.NetAddr).port;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      }
+      await serving.catch(() => {});
+    },
+  };
+}
+
+Deno.test("a PNG without Content-Length cut short by a closed connection is not saved; whole, it is", async () => {
+  const whole = png(50_000);
+  await using server = rawServer((request) => {
+    const cut = request.startsWith("GET /cut");
+    return {
+      head: "HTTP/1.0 200 OK\r\nContent-Type: image/png\r\nConnection: close\r\n\r\n",
+      body: cut ? whole.subarray(0, 30_000) : whole,
+    };
+  });
+  await using out = await tempDir("downpour-safety-");
+  const cut = await get(`${server.origin}/cut.png`, config(out.path));
+  assert.equal(cut.ok, false);
+  assert.equal(cut.reason, "truncated");
+  assert.match(cut.error!, /IEND/);
+  assert.deepEqual(await entries(out.path), [], "no final file, no temporary file");
+  const saved = await get(`${server.origin}/whole.png`, config(out.path));
+  assert.equal(saved.ok, true, saved.error);
+  assert.deepEqual(await Deno.readFile(`${out.path}/x.png`), whole);
+});
+
+Deno.test("a small body trickled steadily is saved: the idle timer restarts with every read", async () => {
+  const body = png(200_000);
+  await using server = localServer(() => {
+    let part = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (part === 20) return controller.close();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        controller.enqueue(body.slice(part * 10_000, ++part * 10_000));
+      },
+    });
+    return new Response(stream, { headers: { "content-length": String(body.length) } });
+  });
+  await using out = await tempDir("downpour-safety-");
+  const outcome = await get(`${server.origin}/x.png`, config(out.path, { idleTimeout: 1000 }));
+  assert.equal(outcome.ok, true, outcome.error);
+  assert.deepEqual(await Deno.readFile(`${out.path}/x.png`), body);
+});
+
+Deno.test("a body trickling a byte every 300 ms fails by the low-speed limit", async () => {
+  const body = png(1000);
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  await using server = localServer(() => {
+    let at = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (at >= body.length) return controller.close();
+        await new Promise((resolve) => timers.add(setTimeout(resolve, 300)));
+        controller.enqueue(body.slice(at, ++at));
+      },
+      cancel() {},
+    });
+    return new Response(stream);
+  });
+  await using out = await tempDir("downpour-safety-");
+  const started = performance.now();
+  const outcome = await get(
+    `${server.origin}/x.png`,
+    config(out.path, { idleTimeout: 5000, lowSpeedLimit: 100, lowSpeedTime: 1000 }),
+  );
+  assert.equal(outcome.ok, false);
+  assert.equal(outcome.reason, "timeout");
+  assert.match(outcome.error!, /--low-speed-limit/);
+  assert.ok(performance.now() - started < 4000, "it stopped at the limit, not at the end");
+  assert.deepEqual(await entries(out.path), []);
+  for (const timer of timers) clearTimeout(timer);
+});
+
+/** A server for resume tests: a large PNG, cut after `cut` bytes on the first request. */
+function resumeServer(
+  full: Uint8Array<ArrayBuffer>,
+  cut: number,
+  respond206: (start: number, req: Request) => Response,
+  etag = '"v1"',
+) {
+  const seen: { range: string | null; ifRange: string | null }[] = [];
+  const server = localServer((req) => {
+    const range = req.headers.get("range");
+    seen.push({ range, ifRange: req.headers.get("if-range") });
+    if (range) return respond206(Number(/bytes=(\d+)-/.exec(range)![1]), req);
+    let at = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (at >= cut) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          controller.error(new Error("cut"));
+          return;
+        }
+        controller.enqueue(full.slice(at, at + 64 * 1024));
+        at += 64 * 1024;
+      },
+    });
+    return new Response(body, { headers: { etag, "content-length": String(full.length) } });
+  });
+  return { server, seen };
+}
+
+Deno.test("resume: a 206 from a changed file (another ETag) is never spliced; the file comes whole", async () => {
+  const old = png(3 * 1024 * 1024, 1);
+  const changed = png(3 * 1024 * 1024, 2);
+  let version = old;
+  const { server, seen } = resumeServer(
+    old,
+    2 * 1024 * 1024,
+    (start) =>
+      new Response(version.subarray(start), {
+        status: 206,
+        headers: {
+          etag: '"v2"',
+          "content-range": `bytes ${start}-${version.length - 1}/${version.length}`,
+        },
+      }),
+  );
+  await using _server = server;
+  await using out = await tempDir("downpour-safety-");
+  const first = await get(`${server.origin}/x.png`, config(out.path));
+  assert.equal(first.partial, true, first.error);
+  version = changed;
+  const second = await get(`${server.origin}/x.png`, config(out.path), true);
+  assert.equal(second.ok, false);
+  assert.equal(second.reason, "length-mismatch");
+  assert.match(second.error!, /changed/);
+  assert.equal(seen[1]!.ifRange, '"v1"');
+  assert.deepEqual(await entries(out.path), [".downpour-resume"], "the partial file is gone");
+  await Deno.remove(`${out.path}/.downpour-resume`);
+  // The next attempt has nothing to resume: it fetches the file whole (here, cut again at the
+  // same place, so serve it whole by hand).
+  await using whole = localServer(() => new Response(changed, { headers: { etag: '"v2"' } }));
+  const third = await get(`${whole.origin}/x.png`, config(out.path));
+  assert.equal(third.ok, true, third.error);
+  assert.deepEqual(await Deno.readFile(`${out.path}/x.png`), changed);
+});
+
+Deno.test("resume: a Content-Range that promises more than the body brings fails, and nothing is saved", async () => {
+  const full = png(3 * 1024 * 1024);
+  const { server } = resumeServer(full, 2 * 1024 * 1024, (start) => {
+    // Promises the rest, sends half of it, chunked (no Content-Length).
+    const half = full.slice(start, start + (full.length - start) / 2);
+    return new Response(new Blob([half]).stream(), {
+      status: 206,
+      headers: {
+        etag: '"v1"',
+        "content-range": `bytes ${start}-${full.length - 1}/${full.length}`,
+      },
+    });
+  });
+  await using _server = server;
+  await using out = await tempDir("downpour-safety-");
+  const first = await get(`${server.origin}/x.png`, config(out.path));
+  assert.equal(first.partial, true, first.error);
+  const second = await get(`${server.origin}/x.png`, config(out.path), true);
+  assert.equal(second.ok, false);
+  assert.equal(second.reason, "length-mismatch");
+  assert.ok(!(await entries(out.path)).includes("x.png"), "not saved");
+});
+
+Deno.test("resume: a weak ETag is never sent in If-Range", async () => {
+  const full = png(3 * 1024 * 1024);
+  const { server, seen } = resumeServer(
+    full,
+    2 * 1024 * 1024,
+    () => new Response("unexpected", { status: 500 }),
+    'W/"weak"',
+  );
+  await using _server = server;
+  await using out = await tempDir("downpour-safety-");
+  const first = await get(`${server.origin}/x.png`, config(out.path));
+  assert.equal(first.ok, false);
+  assert.notEqual(first.partial, true, "no resume note for a weak validator");
+  assert.deepEqual(await entries(out.path), []);
+  await get(`${server.origin}/x.png`, config(out.path), true);
+  assert.deepEqual(seen[1], { range: null, ifRange: null });
+});
+
+Deno.test("a symlink and a FIFO planted at temporary names are never followed nor opened", async () => {
+  const body = png(300_000); // streamed: larger than the stream buffer
+  await using server = localServer(() => new Response(body, { headers: { etag: '"v1"' } }));
+  await using outside = await tempDir("downpour-outside-");
+  await using out = await tempDir("downpour-safety-");
+  const victim = `${outside.path}/victim.txt`;
+  await Deno.writeTextFile(victim, "keep me");
+  // The old fixed temporary name, and names a note points to.
+  await Deno.symlink(victim, `${out.path}/.x.png.part`);
+  const fifo = new Deno.Command("mkfifo", { args: [`${out.path}/.y.png.part`] });
+  assert.ok((await fifo.output()).success);
+  const linkPart = partPath("x.png");
+  const fifoPart = partPath("y.png");
+  await Deno.symlink(victim, `${out.path}/${linkPart}`);
+  assert.ok(
+    (await new Deno.Command("mkfifo", { args: [`${out.path}/${fifoPart}`] }).output()).success,
+  );
+  await Deno.mkdir(`${out.path}/.downpour-resume`);
+  for (const [path, part] of [["x.png", linkPart], ["y.png", fifoPart]]) {
+    const href = `${server.origin}/${path}`;
+    await Deno.writeTextFile(
+      resumeNotePath(out.path, path!),
+      JSON.stringify({ path, href, validator: '"v1"', etag: '"v1"', part }),
+    );
+  }
+  for (const path of ["x.png", "y.png"]) {
+    const outcome = await get(`${server.origin}/${path}`, config(out.path), true, path);
+    assert.equal(outcome.ok, true, outcome.error);
+    assert.deepEqual(await Deno.readFile(`${out.path}/${path}`), body);
+    assert.ok(Deno.lstatSync(`${out.path}/${path}`).isFile, `${path} is a regular file`);
+  }
+  assert.equal(await Deno.readTextFile(victim), "keep me", "the file outside is untouched");
+  // A final name planted as a symlink is not written through either: the name is taken.
+  await Deno.symlink(victim, `${out.path}/z.png`);
+  const taken = await get(`${server.origin}/z.png`, config(out.path), false, "z.png");
+  assert.equal(taken.ok, false);
+  assert.equal(taken.taken, true);
+  assert.equal(await Deno.readTextFile(victim), "keep me");
+});
+
+Deno.test("commits never replace: the same bytes are `exists`, another URL's file is `taken` and the URL gets another name", async () => {
+  await using server = localServer((req) =>
+    new Response(png(5000, new URL(req.url).pathname.length))
+  );
+  await using out = await tempDir("downpour-safety-");
+  const same = png(5000, "/a/cat.png".length);
+  await Deno.writeFile(`${out.path}/cat.png`, same);
+  const exists = await get(`${server.origin}/a/cat.png`, config(out.path), false, "cat.png");
+  assert.equal(exists.ok, true, exists.error);
+  assert.equal(exists.exists, true);
+  // Another file under the name: the engine gives the URL the next name, and the file stays.
+  await Deno.writeTextFile(`${out.path}/dog.png`, "another URL's file");
+  const results = await collect(
+    download([`${server.origin}/b/dog.png`], { out: out.path, journal: false, workers: 1 }),
+  );
+  assert.equal(results.length, 1);
+  assert.equal(results[0]!.ok, true, results[0]!.error);
+  assert.match(results[0]!.path!, /^dog-[0-9a-f]{8}\.png$/);
+  assert.equal(results[0]!.attempts, 1);
+  assert.equal(await Deno.readTextFile(`${out.path}/dog.png`), "another URL's file");
+  assert.deepEqual(
+    await Deno.readFile(`${out.path}/${results[0]!.path}`),
+    png(5000, "/b/dog.png".length),
+  );
+  // The same URL again into the directory, without a journal: its own bytes are there.
+  const again = await collect(
+    download([`${server.origin}/a/cat.png`], { out: out.path, journal: false, workers: 1 }),
+  );
+  assert.equal(again[0]!.skipped, "exists");
+  assert.deepEqual(
+    (await entries(out.path)).filter((name) => name.endsWith(".part")),
+    [],
+    "no temporary file is left",
+  );
+});
+
+Deno.test("an output directory deleted mid-run stops the run with OutDirLostError", async () => {
+  await using server = localServer(async () => {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return new Response(png(2000));
+  });
+  await using parent = await tempDir("downpour-safety-");
+  const out = `${parent.path}/out`;
+  const urls = Array.from({ length: 60 }, (_, i) => `${server.origin}/${i}.png`);
+  const seen: string[] = [];
+  const started = performance.now();
+  await assert.rejects(async () => {
+    for await (const result of download(urls, { out, workers: 1, concurrency: 2 })) {
+      seen.push(result.url);
+      if (seen.length === 1) await Deno.remove(out, { recursive: true });
+    }
+  }, (error: Error) => {
+    assert.ok(error instanceof OutDirLostError, String(error));
+    assert.match(error.message, /went away/);
+    return true;
+  });
+  assert.ok(seen.length < 10, `it stopped early: ${seen.length} results`);
+  assert.ok(performance.now() - started < 3000, "not after fetching everything");
+});
+
+Deno.test("network errors name their cause: connection refused, name not resolved", async () => {
+  await using out = await tempDir("downpour-safety-");
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const refused = await get(`http://127.0.0.1:${port}/x.png`, config(out.path));
+  assert.equal(refused.reason, "network");
+  assert.equal(refused.error, `connection refused (127.0.0.1:${port})`);
+  const unresolved = await get("http://nonexistent.invalid/x.png", config(out.path));
+  assert.equal(unresolved.reason, "network");
+  assert.match(unresolved.error!, /nonexistent\.invalid did not resolve/);
+});
+
+Deno.test("network errors name their cause: too large headers, an answer that is not HTTP", async () => {
+  await using out = await tempDir("downpour-safety-");
+  await using server = rawServer((request) => ({
+    head: request.startsWith("GET /big")
+      ? "HTTP/1.1 200 OK\r\n" +
+        Array.from({ length: 2000 }, (_, i) => `x-h${i}: ${"a".repeat(50)}\r\n`).join("") + "\r\n"
+      : "NOT HTTP\r\n\r\n",
+    body: new Uint8Array(0),
+  }));
+  const big = await get(`${server.origin}/big.png`, config(out.path));
+  assert.match(big.error!, /headers are too large/);
+  const garbage = await get(`${server.origin}/garbage.png`, config(out.path));
+  assert.match(garbage.error!, /not valid HTTP/);
+});
