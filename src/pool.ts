@@ -49,7 +49,8 @@ export interface PoolEvents {
  * const done = Promise.withResolvers<boolean>();
  * const pool = new WorkerPool(1, 2, {
  *   out, maxBytes: 1e6, anyType: false, digest: false, headersTimeout: 5000, idleTimeout: 5000,
- *   totalTimeout: 0, maxRedirects: 5, userAgent: "x", denyPrivate: false, honorNoAi: false,
+ *   totalTimeout: 0, lowSpeedLimit: 1024, lowSpeedTime: 30_000, maxRedirects: 5, userAgent: "x",
+ *   denyPrivate: false, honorNoAi: false,
  * }, { outcomes: (outcomes) => done.resolve(outcomes[0]!.ok), fatal: done.reject });
  * try {
  *   pool.assign({ id: 1, href: new URL("img/0.png", server.url).href, path: "0.png" });
