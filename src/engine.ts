@@ -74,7 +74,8 @@ export class Engine {
     if (options.robots) {
       this.#robots = new RobotsCache({
         userAgent: options.userAgent,
-        // With denyPrivate, robots.txt (and each of its redirects) is held to the same rule.
+        // With denyPrivate, robots.txt (and each of its redirects) is held to the same rule, at
+        // connect time too.
         denyPrivate: options.denyPrivate,
         timeout: options.headersTimeout,
         ...(options.signal ? { signal: options.signal } : {}),
@@ -365,6 +366,7 @@ export class Engine {
       // Tidy: the directory of resume notes goes when no note is left in it.
       await tidyResumeDir(this.#options.out);
     } finally {
+      await this.#robots?.close();
       try {
         await this.#journal?.close();
       } catch (error) {

@@ -1,13 +1,15 @@
 /**
  * Following HTTP redirects by hand (`redirect: "manual"`), so that every hop is checked: its URL
  * must be `http:` or `https:`, and with `denyPrivate`, its host must not be, or resolve to, a
- * private address. Downloads and robots.txt fetches both go through {@linkcode followRedirects};
- * each caller words the refusals its own way.
+ * private address. With a `guard`, every hop's connection also goes through it, so the address
+ * connected to is the one checked (see `egress.ts`). Downloads and robots.txt fetches both go
+ * through {@linkcode followRedirects}; each caller words the refusals its own way.
  *
  * @module
  */
 
 import { checkPublic } from "./address_guard.ts";
+import type { EgressGuard } from "./egress.ts";
 
 /** The statuses that redirect. */
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -20,6 +22,11 @@ export interface FollowOptions {
   maxRedirects: number;
   /** Refuse a URL, the first or a redirect's, whose host is or resolves to a private address. */
   denyPrivate: boolean;
+  /**
+   * Connect through this guard (`denyPrivate` at connect time): a connection it refuses ends the
+   * chain as refused `"private"`, with the guard's reason.
+   */
+  guard?: EgressGuard;
   /** The `fetch` to use. Default: the global `fetch`. */
   fetch?: typeof fetch;
   /** Called just before each request, e.g. to start a headers timeout. */
@@ -51,7 +58,12 @@ export async function followRedirects(
   options: FollowOptions,
 ): Promise<Followed> {
   const fetcher = options.fetch ?? fetch;
-  const init: RequestInit = { ...options.init, redirect: "manual" };
+  const guard = options.guard;
+  const init: RequestInit = {
+    ...options.init,
+    redirect: "manual",
+    ...(guard ? { client: guard.client } : {}),
+  };
   let status: number | undefined;
   for (let hops = 0;; hops++) {
     if (options.denyPrivate) {
@@ -59,7 +71,14 @@ export async function followRedirects(
       if (verdict !== true) return { refused: "private", verdict, status };
     }
     options.onRequest?.();
-    const response = await fetcher(url, init);
+    let response: Response;
+    try {
+      response = await fetcher(url, init);
+    } catch (error) {
+      const verdict = guard?.refusal(url, error);
+      if (verdict !== undefined) return { refused: "private", verdict, status };
+      throw error;
+    }
     status = response.status;
     if (!REDIRECTS.has(status)) return { response, status };
     await response.body?.cancel();

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { EgressGuard } from "../egress.ts";
 import { TimeoutError } from "../errors.ts";
 import { followRedirects } from "../redirects.ts";
 import { parseRobots, RobotsRules } from "./rules.ts";
@@ -21,7 +22,9 @@ export interface RobotsCacheOptions {
   signal?: AbortSignal;
   /**
    * Refuse a robots.txt, or a redirect of it, whose host is or resolves to a private address;
-   * its origin then counts as unreachable. Default `false`.
+   * its origin then counts as unreachable. The check holds at connect time: the fetches go
+   * through an {@linkcode EgressGuard}, made at the first fetch and closed by
+   * {@linkcode RobotsCache.close}. Default `false`.
    */
   denyPrivate?: boolean;
   /**
@@ -75,13 +78,15 @@ const ALLOW_ALL = new RobotsRules();
  * }
  * ```
  */
-export class RobotsCache {
+export class RobotsCache implements AsyncDisposable {
   #userAgent: string;
   #fetch: typeof fetch;
   #timeout: number;
   #signal: AbortSignal | undefined;
   #retry: number;
   #denyPrivate: boolean;
+  #guard: EgressGuard | undefined;
+  #closed = false;
   #entries = new Map<string, Promise<Entry>>();
   #settled = new Map<string, Entry>();
 
@@ -182,6 +187,26 @@ export class RobotsCache {
     return entry;
   }
 
+  /**
+   * Closes the connect-time guard of `denyPrivate`, if one was made; robots.txt files not
+   * fetched yet then count as unreachable.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#guard?.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** The guard robots.txt fetches go through, with `denyPrivate`; made at the first fetch. */
+  #connectGuard(): EgressGuard | undefined {
+    if (!this.#denyPrivate) return undefined;
+    if (this.#closed) throw new Error("the robots.txt cache was closed");
+    return this.#guard ??= new EgressGuard();
+  }
+
   /** Fetches and parses an origin's robots.txt; never rejects. */
   async #load(origin: string): Promise<Entry> {
     const controller = new AbortController();
@@ -205,6 +230,7 @@ export class RobotsCache {
         },
         maxRedirects: MAX_REDIRECTS,
         denyPrivate: this.#denyPrivate,
+        guard: this.#connectGuard(),
       });
       if ("response" in followed) {
         const { response, status } = followed;

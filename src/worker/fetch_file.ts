@@ -14,6 +14,7 @@
 import type { Hash } from "node:crypto";
 import type { Job, Outcome, WorkerConfig } from "../protocol.ts";
 import type { FailureReason } from "../types.ts";
+import type { EgressGuard } from "../egress.ts";
 import { isDirLost, isDiskFull, TimeoutError } from "../errors.ts";
 import { type Followed, followRedirects } from "../redirects.ts";
 import { DiskError, PartFile, type Resumable } from "./resume.ts";
@@ -161,6 +162,7 @@ interface Body {
  * @param job What to fetch and where to save it.
  * @param config The worker's configuration.
  * @param watch The download's deadlines; its signal aborts the request.
+ * @param guard With `denyPrivate`, the worker's connect-time guard, which every hop goes through.
  * @returns The outcome.
  *
  * @example
@@ -184,7 +186,12 @@ interface Body {
  * await Deno.remove(out, { recursive: true });
  * ```
  */
-export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch): Promise<Outcome> {
+export async function fetchToFile(
+  job: Job,
+  config: WorkerConfig,
+  watch: Watch,
+  guard?: EgressGuard,
+): Promise<Outcome> {
   using part = new PartFile(config.out, job);
   const hashing = config.digest || job.sha256 !== undefined;
   if (hashing && !createHash) void loadCrypto();
@@ -205,6 +212,7 @@ export async function fetchToFile(job: Job, config: WorkerConfig, watch: Watch):
       init: { signal: watch.signal, headers: requestHeaders(config.userAgent, resume) },
       maxRedirects: config.maxRedirects,
       denyPrivate: config.denyPrivate,
+      guard,
       onRequest: () => watch.awaitHeaders(),
     });
     status = followed.status;

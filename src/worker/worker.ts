@@ -7,6 +7,7 @@
 
 /// <reference lib="deno.worker" />
 
+import { EgressGuard } from "../egress.ts";
 import { fetchToFile } from "./fetch_file.ts";
 import type { FromWorker, Job, Outcome, ToWorker, WorkerConfig } from "../protocol.ts";
 import { Watch, Watchdog } from "./watchdog.ts";
@@ -17,6 +18,8 @@ const running = new Set<Promise<void>>();
 let pending: Outcome[] = [];
 let flushScheduled = false;
 let stopping = false;
+/** With denyPrivate, every connection of this worker goes through this guard. */
+let guard: EgressGuard | undefined;
 
 function post(message: FromWorker): void {
   self.postMessage(message);
@@ -44,7 +47,7 @@ function report(outcome: Outcome): void {
 function start(job: Job, cfg: WorkerConfig): void {
   const watch = new Watch(cfg);
   watchdog.add(watch);
-  const task = fetchToFile(job, cfg, watch)
+  const task = fetchToFile(job, cfg, watch, guard)
     .then((outcome) => {
       if (!stopping) report(outcome);
     }, (error) => {
@@ -64,6 +67,7 @@ async function stop(): Promise<void> {
   watchdog.abortAll(new DOMException("The download was stopped", "AbortError"));
   // Each download removes its temporary file in its own `finally`.
   await Promise.allSettled([...running]);
+  await guard?.close();
   post({ type: "stopped" });
 }
 
@@ -72,6 +76,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
   switch (message.type) {
     case "init":
       config = message.config;
+      if (config.denyPrivate) guard ??= new EgressGuard();
       break;
     case "jobs":
       if (!config) {
