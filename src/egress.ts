@@ -78,6 +78,8 @@ const NOT_ALLOWED = /not allowed by ruleset/i;
 export class EgressGuard implements AsyncDisposable {
   /** The HTTP client whose connections all go through this guard. */
   readonly client: Deno.HttpClient;
+  /** The port the proxy listens on, on 127.0.0.1. */
+  readonly port: number;
   #listener: Deno.TcpListener;
   #resolve: Resolve;
   #check: Check;
@@ -104,11 +106,11 @@ export class EgressGuard implements AsyncDisposable {
     this.#check = options.check ?? checkPublic;
     this.#connectTimeout = options.connectTimeout ?? 30_000;
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const { port } = this.#listener.addr;
+    this.port = this.#listener.addr.port;
     this.client = Deno.createHttpClient({
       proxy: {
         transport: "socks5",
-        url: `socks5h://127.0.0.1:${port}`,
+        url: `socks5h://127.0.0.1:${this.port}`,
         basicAuth: { username: this.#user, password: this.#password },
       },
     });
