@@ -241,9 +241,10 @@ async function resolveDns(host: string): Promise<string[]> {
  * any other name is resolved (A and AAAA) and refused if ANY of its addresses is private, or if
  * it cannot be resolved.
  *
- * This checks a name once: the connection made afterwards resolves it again, so a DNS server
- * that changes its answer in between (DNS rebinding) is not caught, and redirects must be
- * checked hop by hop.
+ * This checks a name once: a connection made afterwards resolves it again, so a DNS server
+ * that changes its answer in between (DNS rebinding) is not caught by this alone, and redirects
+ * must be checked hop by hop. `--deny-private` also runs this check where the connection is
+ * made, on the very addresses connected to (`EgressGuard` in `egress.ts`).
  *
  * @param url The URL to check.
  * @param resolve Resolves a host name to IP addresses. Default: `Deno.resolveDns` for A and AAAA

@@ -100,12 +100,25 @@ export class EgressGuard implements AsyncDisposable {
    *
    * @param options The resolver, the check and the connect timeout; the defaults are those of
    * `--deny-private`.
+   * @throws {Error} When net permission to listen on 127.0.0.1 is missing.
    */
   constructor(options: EgressGuardOptions = {}) {
     this.#resolve = options.resolve ?? systemResolve;
     this.#check = options.check ?? checkPublic;
     this.#connectTimeout = options.connectTimeout ?? 30_000;
-    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    } catch (error) {
+      if (
+        !(error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied)
+      ) {
+        throw error;
+      }
+      throw new Error(
+        `Cannot guard connections (--deny-private): it needs --allow-net for every host, to listen on 127.0.0.1 and connect to the addresses it checked (${error.message})`,
+        { cause: error },
+      );
+    }
     this.port = this.#listener.addr.port;
     this.client = Deno.createHttpClient({
       proxy: {

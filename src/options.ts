@@ -76,8 +76,13 @@ export interface DownloadOptions {
    */
   robots?: boolean;
   /**
-   * Refuse URLs, and redirects, whose host resolves to a loopback, private, link-local or
-   * unique-local address (against SSRF, for services that take URLs from others). Default: false.
+   * Refuse URLs, redirects and robots.txt fetches whose host is, or resolves to, a loopback,
+   * private, link-local or unique-local address (against SSRF, for services that take URLs from
+   * others). The guard holds at connect time: every connection goes through an in-process proxy
+   * that resolves the host once, checks every answer and connects to exactly a checked address,
+   * so a DNS server that answers differently to the check and to the connection (DNS rebinding)
+   * gets nowhere. It needs `--allow-net` for any host (it listens on 127.0.0.1 and connects to
+   * the addresses it checked). Default: false.
    */
   denyPrivate?: boolean;
   /** Skip responses whose `X-Robots-Tag` says `noai` or `noimageai`. Default: false. */
@@ -454,7 +459,8 @@ export const OPTION_RULES: OptionRules = {
     resolve: boolean(false),
     flag: toggle(
       "deny-private",
-      "refuse URLs and redirects to loopback/private/link-local addresses",
+      "refuse URLs, redirects and robots.txt on loopback/private/link-local\n" +
+        "addresses, checked where the connection is made (DNS rebinding included)",
     ),
   },
   honorNoAi: {
