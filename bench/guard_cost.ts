@@ -59,6 +59,8 @@ if (Deno.args[0] === "--serve") {
       headersTimeout: 30_000,
       idleTimeout: 30_000,
       totalTimeout: 0,
+      lowSpeedLimit: 1024,
+      lowSpeedTime: 30_000,
       maxRedirects: 5,
       userAgent: "downpour-bench",
       denyPrivate: false,

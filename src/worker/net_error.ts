@@ -85,7 +85,9 @@ export function networkMessage(error: unknown, href?: string): string {
   if (/message head is too large|header.*too (large|long|many)|too many headers/i.test(text)) {
     return `the response's headers are too large (${where})`;
   }
-  if (/timed out|os error 110/i.test(text)) return `the connection timed out (${where})`;
+  if (/timed out|ttl expired|os error 110/i.test(text)) {
+    return `the connection timed out (${where})`;
+  }
   if (/unreachable|no route to host/i.test(text)) return `the network is unreachable (${where})`;
   if (/error reading a body/i.test(text)) {
     return `the connection broke off while the body was coming (${where})`;
