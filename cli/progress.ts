@@ -4,6 +4,7 @@
  * @module
  */
 
+import { formatBytes } from "../src/format.ts";
 import type { Summary, Tally } from "../src/summary.ts";
 
 /**
@@ -17,10 +18,6 @@ const number = {
     return `${n < 0 ? "-" : ""}${grouped}${fraction === undefined ? "" : `.${fraction}`}`;
   },
 };
-
-function megabytes(bytes: number): string {
-  return `${(bytes / 1e6).toFixed(1)} MB`;
-}
 
 function duration(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(2)} s`;
@@ -70,13 +67,13 @@ export class Progress {
    * @returns A line without a newline.
    */
   static line(s: Summary): string {
-    let line = `${number.format(s.saved)} saved (${megabytes(s.bytes)})`;
+    let line = `${number.format(s.saved)} saved (${formatBytes(s.bytes, 1000)})`;
     if (s.skipped) line += `, ${number.format(s.skipped)} already there`;
     line += `, ${number.format(s.failed)} failed in ${duration(s.ms)}`;
     const seconds = s.ms / 1000;
     if (seconds > 0) {
       line += `: ${number.format(Math.round(s.filesPerSecond))} files/s, ${
-        megabytes(s.bytes / seconds)
+        formatBytes(s.bytes / seconds, 1000)
       }/s`;
     }
     const reasons = Object.entries(s.failures).map(([reason, n]) => `${reason} ×${n}`);
@@ -98,7 +95,7 @@ export class Progress {
       ? `${number.format(done)}/${number.format(this.total)}`
       : number.format(done);
     text += ` files  ${number.format(Math.round(rate))} files/s  ${
-      megabytes(seconds > 0 ? s.bytes / seconds : 0)
+      formatBytes(seconds > 0 ? s.bytes / seconds : 0, 1000)
     }/s`;
     if (s.failed) text += `  ${number.format(s.failed)} failed`;
     if (this.total && rate > 0 && done < this.total) {

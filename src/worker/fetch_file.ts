@@ -16,6 +16,7 @@ import type { Job, Outcome, WorkerConfig } from "../protocol.ts";
 import type { FailureReason } from "../types.ts";
 import type { EgressGuard } from "../egress.ts";
 import { isDirLost, isDiskFull, TimeoutError } from "../errors.ts";
+import { formatBytes } from "../format.ts";
 import { type Followed, followRedirects } from "../redirects.ts";
 import { DiskError, PartFile, type Resumable } from "./resume.ts";
 import { SNIFF_BYTES, sniffImage } from "./sniff.ts";
@@ -80,13 +81,6 @@ export function parseRetryAfter(
   if (/^\d+$/.test(text)) return Number(text) * 1000;
   const date = Date.parse(text);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-function size(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 }
 
 function shorten(text: string): string {
@@ -341,8 +335,8 @@ async function screen(
   }
   if (declared !== undefined && declared > config.maxBytes) {
     part.discard();
-    const error = `the file is ${size(declared)}, over the ${
-      size(config.maxBytes)
+    const error = `the file is ${formatBytes(declared, 1024)}, over the ${
+      formatBytes(config.maxBytes, 1024)
     } limit (--max-bytes)`;
     return await refuse({ reason: "too-large", error });
   }
@@ -459,9 +453,9 @@ async function stream(
           part.discard();
           return {
             reason: "too-large",
-            error: `the body grew past the ${size(config.maxBytes)} limit (--max-bytes)${
-              head.encoding ? ` after ${head.encoding} decoding` : ""
-            }`,
+            error: `the body grew past the ${
+              formatBytes(config.maxBytes, 1024)
+            } limit (--max-bytes)${head.encoding ? ` after ${head.encoding} decoding` : ""}`,
           };
         }
         hash?.update(value);
