@@ -16,7 +16,7 @@ import {
 } from "./options.ts";
 import { type PoolEvents, WorkerPool } from "./pool.ts";
 import type { DownloadInput, DownloadResult } from "./types.ts";
-import { resumeNotes } from "./worker/resume.ts";
+import { resumeNotes, WriterMark } from "./worker/resume.ts";
 
 /**
  * Where the input may come from: any iterable, sync or async, e.g. an array or a generator.
@@ -125,9 +125,11 @@ async function* run(
   const events: PoolEvents = { outcomes() {}, fatal: (error) => early ??= error };
   const pool = new WorkerPool(options.workers, options.concurrency, workerConfig(options), events);
   let journal: Journal | undefined;
+  let mark: WriterMark | undefined;
   let engine: Engine;
   try {
     await prepareOut(options.out);
+    mark = await WriterMark.create(options.out);
     journal = options.journal ? await Journal.open(options.out) : undefined;
     const resumable = await resumeNotes(options.out);
     if (early) throw early;
@@ -137,11 +139,16 @@ async function* run(
   } catch (error) {
     await pool.stop();
     await journal?.close().catch(() => {});
+    await mark?.release();
     throw error;
   }
   try {
     yield* engine.results();
   } finally {
-    await engine.close();
+    try {
+      await engine.close();
+    } finally {
+      await mark.release();
+    }
   }
 }

@@ -129,14 +129,79 @@ export async function resumeNotes(out: string): Promise<Set<string>> {
 }
 
 /**
- * Tidies the output directory at the end of a run: removes the temporary files that no writer
- * holds (left by a run that was killed) and that no resume note names, in `out` and in its
- * `NNNN/` subdirectories (the `shard` layout); then the directory of resume notes, if no note is
- * left in it.
+ * A run's mark in the output directory: a file in the directory of resume notes, locked for as
+ * long as the run lasts. A mark whose lock is free belongs to a run that was killed, so only
+ * then do the temporary files it left need looking for (a scan of the whole directory).
+ */
+export class WriterMark {
+  #out: string;
+  #path: string;
+  #file: Deno.FsFile;
+
+  private constructor(out: string, path: string, file: Deno.FsFile) {
+    this.#out = out;
+    this.#path = path;
+    this.#file = file;
+  }
+
+  /** Leaves a locked mark in `out`. */
+  static async create(out: string): Promise<WriterMark> {
+    await Deno.mkdir(`${out}/${RESUME_DIR}`, { recursive: true });
+    const path = `${out}/${RESUME_DIR}/writer-${crypto.randomUUID()}${MARK_SUFFIX}`;
+    const file = await Deno.open(path, { write: true, createNew: true });
+    file.lockSync(true);
+    return new WriterMark(out, path, file);
+  }
+
+  /** Removes the mark, and the directory of resume notes if nothing is left in it. */
+  async release(): Promise<void> {
+    this.#file.close();
+    await Deno.remove(this.#path).catch(() => {});
+    await Deno.remove(`${this.#out}/${RESUME_DIR}`).catch(() => {});
+  }
+}
+
+const MARK_SUFFIX = ".lock";
+
+/**
+ * Removes the marks of runs that were killed.
+ *
+ * @returns Whether there was one.
+ */
+function clearDeadMarks(out: string): boolean {
+  let dead = false;
+  try {
+    for (const entry of Deno.readDirSync(`${out}/${RESUME_DIR}`)) {
+      if (!entry.isFile || !entry.name.endsWith(MARK_SUFFIX)) continue;
+      const path = `${out}/${RESUME_DIR}/${entry.name}`;
+      try {
+        using file = Deno.openSync(path, { read: true });
+        if (!file.tryLockSync(true)) continue; // a live run's (ours among them)
+        Deno.removeSync(path);
+        dead = true;
+      } catch {
+        // Gone already.
+      }
+    }
+  } catch {
+    // No directory of notes.
+  }
+  return dead;
+}
+
+/**
+ * Tidies the output directory at the end of a run. When a run that was killed left its mark,
+ * removes the temporary files that no writer holds and that no resume note names, in `out` and
+ * in its `NNNN/` subdirectories (the `shard` layout); then the directory of resume notes, if no
+ * note is left in it.
  *
  * @param out The output directory.
  */
 export async function tidyResumeDir(out: string): Promise<void> {
+  if (!clearDeadMarks(out)) {
+    await Deno.remove(`${out}/${RESUME_DIR}`).catch(() => {});
+    return;
+  }
   const named = new Set<string>();
   try {
     for await (const entry of Deno.readDir(`${out}/${RESUME_DIR}`)) {
