@@ -65,8 +65,9 @@ export async function main(args: string[]): Promise<number> {
     if (retryFailed && options.journal === false) {
       throw new UsageError("--retry-failed reads the journal, so it cannot go with --no-journal");
     }
+    const retry = retryFailed ? await failedBefore(options.out) : undefined;
     if (retryFailed) {
-      positionals.push(...await failedBefore(options.out));
+      // The failures are read from the journal as the run goes.
     } else if (inputs.length === 0 && positionals.length === 0) {
       throw new UsageError("give URLs as arguments, or a list with -i FILE (- for stdin)");
     }
@@ -86,7 +87,7 @@ export async function main(args: string[]): Promise<number> {
       if (json) write(Deno.stdout, JSON.stringify(result) + "\n");
       else report(`downpour: ${result.error}`);
     };
-    const items = urlsOf(positionals, sources, skip);
+    const items = urlsOf(positionals, sources, skip, retry);
 
     Deno.addSignalListener("SIGINT", onSignal);
     Deno.addSignalListener("SIGTERM", onSignal);
@@ -94,7 +95,7 @@ export async function main(args: string[]): Promise<number> {
       // The total, for done/total and the ETA: the arguments, and the lists read once more by
       // the same reader (unless one is stdin).
       const given = positionals.filter((url) => !shard || inShard(url, shard)).length;
-      progress.total = inputs.length === 0 ? given : undefined;
+      progress.total = inputs.length === 0 && !retry ? given : undefined;
       countEntries(inputs, command.format, shard).then((n) => {
         if (n !== undefined) progress.total = given + n;
       });

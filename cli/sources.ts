@@ -9,7 +9,7 @@ import type { DownloadInput, DownloadResult } from "../mod.ts";
 import { formatFromPath } from "../src/input/formats.ts";
 import type { InputFormat } from "../src/input/formats.ts";
 import { readEntries } from "../src/input/read.ts";
-import { Journal, JOURNAL_NAME } from "../src/journal.ts";
+import { Journal, type JournalEntry } from "../src/journal.ts";
 import { inShard } from "../src/shard.ts";
 import { UsageError } from "./flags.ts";
 
@@ -100,8 +100,26 @@ export async function* urlsOf(
   positionals: string[],
   sources: Source[],
   skip: (result: DownloadResult) => void,
+  retry?: Iterable<JournalEntry>,
 ): AsyncGenerator<DownloadInput> {
   for (const url of positionals) yield url;
+  for (const entry of retry ?? []) {
+    if (entry.redacted) {
+      skip({
+        url: entry.input?.url ?? entry.url,
+        ok: false,
+        bytes: 0,
+        reason: "invalid-url",
+        error:
+          `cannot retry ${entry.url}: the journal does not keep passwords; give its list again to retry it`,
+        attempts: 0,
+        ms: 0,
+      });
+      continue;
+    }
+    // As it was given: its name, its digest, its columns.
+    yield entry.input ? { ...entry.input } : entry.url;
+  }
   for (const source of sources) {
     for await (const entry of readEntries(source.stream, source.format)) {
       if ("error" in entry) {
@@ -124,17 +142,13 @@ export async function* urlsOf(
   }
 }
 
-/** The URLs whose last recorded outcome in `out`'s journal is a failure. */
-export async function failedBefore(out: string): Promise<string[]> {
-  try {
-    await Deno.stat(`${out}/${JOURNAL_NAME}`);
-  } catch {
+/**
+ * The failures whose last recorded outcome in `out`'s journal is a failure, read lazily, each
+ * with the input entry it was given (name, digest, columns), for `--retry-failed`.
+ */
+export async function failedBefore(out: string): Promise<Iterable<JournalEntry>> {
+  if (!await Journal.exists(out)) {
     throw new UsageError(`--retry-failed: there is no journal in '${out}' (no earlier run)`);
   }
-  const journal = await Journal.open(out);
-  try {
-    return journal.failures().map((entry) => entry.url);
-  } finally {
-    await journal.close();
-  }
+  return { [Symbol.iterator]: () => Journal.failures(out) };
 }

@@ -11,7 +11,8 @@ import { checkUrl } from "./input/url.ts";
 import { tidyResumeDir } from "./worker/resume.ts";
 import { RobotsCache } from "./robots/cache.ts";
 import { inShard } from "./shard.ts";
-import type { Journal } from "./journal.ts";
+import type { HeldName, Journal } from "./journal.ts";
+import { redactUrl } from "./journal/redact.ts";
 import { NameAllocator } from "./name_table.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { PoolEvents, WorkerPool } from "./pool.ts";
@@ -29,12 +30,21 @@ const SHARD_DIR_SIZE = 1000;
 /** Times a URL may be given another name because its name is held by another file on disk. */
 const MAX_RENAMES = 16;
 
-/** A task as the engine keeps it: with what it needs to name it again. */
+/**
+ * A task as the engine keeps it: what the journal needs to record it (its name, its identity,
+ * the input entry as given) and what naming it again needs.
+ */
 interface Named extends Task {
+  /** The file name (the last segment of `path`). */
+  name: string;
+  /** The parsed URL to fetch. */
+  parsed: URL;
   /** The name the input asked for, if any. */
   wanted?: string;
   /** Times it was given another name. */
   renames?: number;
+  /** The input entry as given, kept for the journal's record of a failure. */
+  input: DownloadInput;
 }
 
 /** One run: the input pump, the scheduler, the worker pool and the queue of results. */
@@ -42,12 +52,12 @@ export class Engine {
   #options: ResolvedOptions;
   #scheduler: Scheduler;
   #pool: WorkerPool;
-  #names = new NameAllocator();
+  #names: NameAllocator;
   #journal: Journal | undefined;
   #resumable: Set<string>;
   #robots: RobotsCache | undefined;
   #iterator: AsyncIterator<DownloadInput> | Iterator<DownloadInput>;
-  #inflight = new Map<number, Task>();
+  #inflight = new Map<number, Named>();
   #results: DownloadResult[] = [];
   #nextId = 0;
   /** URLs taken from the input whose result has not been yielded yet. */
@@ -70,6 +80,8 @@ export class Engine {
   ) {
     this.#options = options;
     this.#journal = journal;
+    // The journal's names are the directory's: a URL keeps its own, others go around them.
+    this.#names = new NameAllocator(journal);
     this.#resumable = resumable;
     if (options.robots) {
       this.#robots = new RobotsCache({
@@ -143,28 +155,39 @@ export class Engine {
       });
       return;
     }
-    const url = given instanceof URL ? given.href : String(given);
-    if (this.#options.shard && !inShard(url, this.#options.shard)) {
-      this.#pending--; // another shard's URL: not ours to report
-      return;
-    }
-    const checked = checkUrl(url);
+    const raw = given instanceof URL ? given.href : String(given);
+    // Nothing written (results, the journal) holds a password; the fetch uses it.
+    const url = redactUrl(raw);
+    // Every URL of the input is named, in input order, whichever shard it is in: so the shards
+    // of one list compute exactly the names an unsharded run would.
+    const ours = !this.#options.shard || inShard(raw, this.#options.shard);
+    const checked = checkUrl(raw);
     if (typeof checked === "string") {
+      if (!ours) {
+        this.#pending--; // another shard's URL: not ours to report
+        return;
+      }
       this.#push({
         url,
         ok: false,
         bytes: 0,
         reason: "invalid-url",
-        error: checked,
+        error: checked.replaceAll(raw, url),
         attempts: 0,
         ms: 0,
       });
       return;
     }
-    const { name, duplicate } = this.#names.allocate(checked, wanted);
-    const path = this.#options.layout === "shard"
-      ? `${String(Math.floor(id / SHARD_DIR_SIZE)).padStart(4, "0")}/${name}`
-      : name;
+    const { name, duplicate, held } = this.#names.allocate(checked, wanted);
+    if (!ours) {
+      this.#pending--;
+      return;
+    }
+    // A URL the journal knows keeps its file, wherever the layout would put it now.
+    const path = held?.entry.path ??
+      (this.#options.layout === "shard"
+        ? `${String(Math.floor(id / SHARD_DIR_SIZE)).padStart(4, "0")}/${name}`
+        : name);
     if (duplicate) {
       this.#push({ url, ok: true, path, bytes: 0, skipped: "duplicate", attempts: 0, ms: 0 });
       return;
@@ -180,8 +203,11 @@ export class Engine {
       ...(this.#resumable.has(path) ? { resume: true } : {}),
       attempts: 0,
       started: 0,
+      name,
+      parsed: checked,
+      input: item,
     };
-    const saved = this.#journal?.saved(url, path);
+    const saved = held?.entry.ok ? held : undefined;
     if (saved === undefined && !this.#robots) {
       this.#scheduler.add(task);
       this.#pump();
@@ -202,8 +228,9 @@ export class Engine {
   async #screen(
     task: Task,
     url: URL,
-    saved: number | undefined,
+    held: HeldName | undefined,
   ): Promise<DownloadResult | undefined> {
+    const saved = held?.entry.bytes;
     if (saved !== undefined) {
       // An earlier run saved it: skip it if the file is still there, whole.
       const there = await Deno.stat(`${this.#options.out}/${task.path}`).then(
@@ -247,7 +274,7 @@ export class Engine {
     if (this.#closed) return;
     let assigned = false;
     while (this.#pool.free > 0) {
-      const task = this.#scheduler.next();
+      const task = this.#scheduler.next() as Named | undefined;
       if (!task) break;
       this.#inflight.set(task.id, task);
       this.#pool.assign({
@@ -287,7 +314,14 @@ export class Engine {
         if (task.attempts > 1) result.error += ` (after ${task.attempts} attempts)`;
       }
       if (outcome.sha256) result.sha256 = outcome.sha256;
-      this.#journal?.record(outcome.etag ? { ...result, etag: outcome.etag } : result);
+      this.#journal?.record(result, {
+        name: task.name,
+        path: task.path,
+        href: redactUrl(task.parsed),
+        input: task.input,
+        ...(task.parsed.password ? { redacted: true } : {}),
+        ...(outcome.etag ? { etag: outcome.etag } : {}),
+      });
       this.#push(result);
       if (outcome.diskFull) {
         this.#fail(new DiskFullError(this.#options.out, outcome.error!));
@@ -306,9 +340,10 @@ export class Engine {
   #rename(task: Named): boolean {
     task.renames = (task.renames ?? 0) + 1;
     if (task.renames > MAX_RENAMES) return false;
-    const name = this.#names.displace(new URL(task.href), task.wanted);
+    const name = this.#names.displace(task.parsed, task.wanted);
     const slash = task.path.lastIndexOf("/");
     task.path = task.path.slice(0, slash + 1) + name;
+    task.name = name;
     task.attempts--;
     delete task.resume;
     this.#scheduler.add(task);

@@ -7,6 +7,8 @@
  */
 
 import { Fnv64, hashHex, stableHash } from "./hash.ts";
+import { entryHref, type HeldName } from "./journal/index.ts";
+import { redactUrl } from "./journal/redact.ts";
 import { baseName, sanitizeName, withSuffix } from "./naming.ts";
 
 /**
@@ -120,6 +122,19 @@ interface Allocation {
    * name it got the first time, and there is nothing new to download.
    */
   duplicate: boolean;
+  /** When an earlier run gave this URL its name: the journal's record of it. */
+  held?: HeldName;
+}
+
+/**
+ * The names an earlier run gave, as the journal knows them: a name is held by the URL of its
+ * record, for the life of the directory.
+ */
+export interface NameRegistry {
+  /** The record holding `name` (case-insensitively); `hi` is the top half of its name hash. */
+  holder(name: string, hi: number): HeldName | undefined;
+  /** Marks a held name as met in this run; `true` when it was met before. */
+  see(held: HeldName): boolean;
 }
 
 /** The highest level stored in a tag; higher levels live in a map. */
@@ -170,6 +185,15 @@ export class NameAllocator {
   #urlHash = new Fnv64();
   /** The hash of the name last looked up by `#findName`. */
   #nameHash = new Fnv64();
+  #registry: NameRegistry | undefined;
+
+  /**
+   * @param registry The names earlier runs gave (the journal): a URL found there keeps its
+   * name, and another URL that wants it gets a suffix.
+   */
+  constructor(registry?: NameRegistry) {
+    this.#registry = registry;
+  }
 
   /** The number of names taken, by {@linkcode NameAllocator.allocate} and {@linkcode NameAllocator.reserve}. */
   get size(): number {
@@ -231,25 +255,44 @@ export class NameAllocator {
         `Cannot allocate a file name: 'preferred' must be a string, got ${typeof preferred}`,
       );
     }
-    const href = url.href;
+    // Names never depend on a password: the URL's identity is its redacted href.
+    const href = redactUrl(url);
     const base = preferred ? sanitizeName(preferred) : baseName(url);
 
     const { hi: urlHi, lo: urlLo } = this.#urlHash.reset().update(href).update("\0").update(base);
     const slot = this.#urls.find(urlHi, urlLo);
     if (slot >= 0) {
-      let level = this.#urls.tag(slot);
-      if (level === TAG_OVERFLOW) level = this.#overflow.get(hashHex(urlHi, urlLo))!;
+      const level = this.#level(slot, urlHi, urlLo);
       return { name: candidate(base, href, level), duplicate: true };
     }
 
-    let level = 0;
-    let name = base;
-    let missing: number;
-    while ((missing = this.#findName(name)) >= 0) name = candidate(base, href, ++level);
+    // The first candidate that no one holds, or that this URL held in an earlier run. A URL that
+    // got a suffix then found every lower candidate held by others, and names are never given
+    // back, so it meets them again on its way to its own.
+    for (let level = 0;; level++) {
+      const name = candidate(base, href, level);
+      const missing = this.#findName(name);
+      if (missing >= 0) continue; // given in this run
+      const held = this.#registry?.holder(name, this.#nameHash.hi);
+      if (held) {
+        if (held.entry.url !== href && entryHref(held.entry) !== href) continue; // another URL's
+        return { name, duplicate: this.#registry!.see(held), held };
+      }
+      this.#take(missing, urlHi, urlLo, slot, level);
+      return { name, duplicate: false };
+    }
+  }
+
+  #level(slot: number, urlHi: number, urlLo: number): number {
+    const level = this.#urls.tag(slot);
+    return level === TAG_OVERFLOW ? this.#overflow.get(hashHex(urlHi, urlLo))! : level;
+  }
+
+  /** Records the name just looked up as taken, by the URL whose hash is (urlHi, urlLo). */
+  #take(missing: number, urlHi: number, urlLo: number, slot: number, level: number): void {
     this.#names.add(this.#nameHash.hi, this.#nameHash.lo, missing);
     if (level >= TAG_OVERFLOW) this.#overflow.set(hashHex(urlHi, urlLo), level);
     this.#urls.add(urlHi, urlLo, slot, Math.min(level, TAG_OVERFLOW));
-    return { name, duplicate: false };
   }
 
   /**
@@ -275,23 +318,36 @@ export class NameAllocator {
    * ```
    */
   displace(url: URL, preferred?: string): string {
-    const href = url.href;
+    const href = redactUrl(url);
     const base = preferred ? sanitizeName(preferred) : baseName(url);
     const { hi: urlHi, lo: urlLo } = this.#urlHash.reset().update(href).update("\0").update(base);
     const slot = this.#urls.find(urlHi, urlLo);
-    let level = 0;
-    if (slot >= 0) {
-      level = this.#urls.tag(slot);
-      if (level === TAG_OVERFLOW) level = this.#overflow.get(hashHex(urlHi, urlLo))!;
-    }
+    // Its level: from this run's table, or else the one of the name the journal gave it.
+    let level = slot >= 0 ? this.#level(slot, urlHi, urlLo) : this.#heldLevel(base, href);
     let name: string;
     let missing: number;
-    do name = candidate(base, href, ++level); while ((missing = this.#findName(name)) >= 0);
+    do {
+      name = candidate(base, href, ++level);
+      missing = this.#findName(name);
+    } while (missing >= 0 || this.#registry?.holder(name, this.#nameHash.hi));
     this.#names.add(this.#nameHash.hi, this.#nameHash.lo, missing);
     if (level >= TAG_OVERFLOW) this.#overflow.set(hashHex(urlHi, urlLo), level);
     if (slot >= 0) this.#urls.setTag(slot, Math.min(level, TAG_OVERFLOW));
     else this.#urls.add(urlHi, urlLo, slot, Math.min(level, TAG_OVERFLOW));
     return name;
+  }
+
+  /** The level of the name the journal says `href` holds for `base`; 0 when none. */
+  #heldLevel(base: string, href: string): number {
+    if (!this.#registry) return 0;
+    for (let level = 0; level < 64; level++) {
+      const name = candidate(base, href, level);
+      this.#findName(name);
+      const held = this.#registry.holder(name, this.#nameHash.hi);
+      if (!held) return 0;
+      if (held.entry.url === href || entryHref(held.entry) === href) return level;
+    }
+    return 0;
   }
 
   /** Looks `name` up (case-insensitively) as `HashSet64.find` does; its hash stays in `#nameHash`. */

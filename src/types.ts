@@ -118,7 +118,7 @@ export type FailureReason =
  * ```
  */
 export interface DownloadResult {
-  /** The URL exactly as it was given. */
+  /** The URL exactly as it was given, but with its password, if any, written `***`. */
   url: string;
   /** `true` when the file is saved (or was already complete, see `skipped`). */
   ok: boolean;
