@@ -6,7 +6,7 @@
  * @module
  */
 
-import { download, type DownloadResult, OutDirError, VERSION } from "./mod.ts";
+import { download, type DownloadResult, InputError, OutDirError, VERSION } from "./mod.ts";
 import { helpText, parseFlags, UsageError } from "./cli/flags.ts";
 import { Progress } from "./cli/progress.ts";
 import {
@@ -65,8 +65,28 @@ export async function main(args: string[]): Promise<number> {
     if (retryFailed && options.journal === false) {
       throw new UsageError("--retry-failed reads the journal, so it cannot go with --no-journal");
     }
-    const retry = retryFailed ? await failedBefore(options.out) : undefined;
-    if (retryFailed) {
+    const dataset = (options.outputFormat ?? "files") !== "files";
+    if ((options.resizeMode ?? "no") !== "no") {
+      // sharp (libvips) is a native library: it needs these two, and only when resizing.
+      const ffi = await Deno.permissions.query({ name: "ffi" });
+      const env = await Deno.permissions.query({ name: "env" });
+      if (ffi.state !== "granted" || env.state !== "granted") {
+        throw new UsageError(
+          "--resize-mode needs --allow-ffi --allow-env (images are decoded with sharp, a native library)",
+        );
+      }
+    }
+    const retry = retryFailed && !dataset ? await failedBefore(options.out) : undefined;
+    if (retryFailed && dataset) {
+      // A dataset's rows are keyed by their place in the list: the list is read again, and the
+      // failed rows of its finished shards fetched again.
+      if (inputs.length === 0) {
+        throw new UsageError(
+          "--retry-failed with a webdataset or parquet output needs the same list again (-i FILE)",
+        );
+      }
+      options.retryFailed = true;
+    } else if (retryFailed) {
       // The failures are read from the journal as the run goes.
     } else if (inputs.length === 0 && positionals.length === 0) {
       throw new UsageError("give URLs as arguments, or a list with -i FILE (- for stdin)");
@@ -87,16 +107,26 @@ export async function main(args: string[]): Promise<number> {
       if (json) write(Deno.stdout, JSON.stringify(result) + "\n");
       else report(`downpour: ${result.error}`);
     };
-    const items = urlsOf(positionals, sources, skip, retry);
+    const items = urlsOf(positionals, sources, skip, retry, command.columns);
+    const shardSize = options.shardSize ?? 10_000;
+    /** Whether the row at `position` with `url` is this process's, by --shard. */
+    const keep = !shard
+      ? undefined
+      : dataset
+      ? (_url: string, position: number) =>
+        Math.floor(position / shardSize) % shard.count === shard.index
+      : (url: string) => inShard(url, shard);
 
     Deno.addSignalListener("SIGINT", onSignal);
     Deno.addSignalListener("SIGTERM", onSignal);
     if (progress) {
       // The total, for done/total and the ETA: the arguments, and the lists read once more by
       // the same reader (unless one is stdin).
-      const given = positionals.filter((url) => !shard || inShard(url, shard)).length;
+      const given = positionals.filter((url, i) => !keep || keep(url, i)).length;
       progress.total = inputs.length === 0 && !retry ? given : undefined;
-      countEntries(inputs, command.format, shard).then((n) => {
+      const offset = positionals.length;
+      const inList = keep && ((url: string, position: number) => keep(url, position + offset));
+      countEntries(inputs, command.format, inList, command.columns).then((n) => {
         if (n !== undefined) progress.total = given + n;
       });
     }
@@ -112,7 +142,8 @@ export async function main(args: string[]): Promise<number> {
       }
       code = tally.summary().failed > 0 ? 1 : 0;
     } catch (error) {
-      if (error instanceof OutDirError) throw error; // a usage error: nothing was downloaded
+      // Usage errors: the output directory, or a list that is not what its columns say.
+      if (error instanceof OutDirError || error instanceof InputError) throw error;
       if (!stop.signal.aborted) problem = error;
       code = stop.signal.aborted ? 130 : 1;
     } finally {
@@ -147,7 +178,9 @@ export async function main(args: string[]): Promise<number> {
     }
     return code;
   } catch (error) {
-    if (error instanceof UsageError || error instanceof OutDirError) {
+    if (
+      error instanceof UsageError || error instanceof OutDirError || error instanceof InputError
+    ) {
       write(Deno.stderr, `downpour: ${error.message}\nTry 'downpour --help'.\n`);
       return 2;
     }

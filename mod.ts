@@ -23,5 +23,5 @@ export { download, type DownloadSource } from "./src/download.ts";
 export { DEFAULTS, type DownloadOptions, VERSION } from "./src/options.ts";
 export type { DownloadInput, DownloadRequest, DownloadResult, FailureReason } from "./src/types.ts";
 export { summarize, type Summary, Tally } from "./src/summary.ts";
-export { DiskFullError, OutDirError, OutDirLostError } from "./src/errors.ts";
+export { DiskFullError, InputError, OutDirError, OutDirLostError } from "./src/errors.ts";
 export { type ImageType, sniffImage } from "./src/worker/sniff.ts";

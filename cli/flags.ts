@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { type DownloadOptions, type FlagRule, OPTION_RULES, VERSION } from "../src/options.ts";
 import { INPUT_FORMATS, type InputFormat } from "../src/input/formats.ts";
 import { parseShard } from "../src/shard.ts";
+import type { ColumnChoice } from "../src/input/columns.ts";
 
 /** How a usage problem is reported: one line on stderr and exit status 2. */
 export class UsageError extends Error {
@@ -26,6 +27,8 @@ export interface CommandFlags {
   input: string[];
   format?: InputFormat;
   shard?: { index: number; count: number };
+  /** The columns of a table-like list: `--url-col`, `--caption-col`, `--save-columns`. */
+  columns: ColumnChoice;
   report?: string;
   retryFailed: boolean;
   json: boolean;
@@ -72,6 +75,12 @@ function usage<T>(flag: string, read: () => T): T {
   } catch (error) {
     throw new UsageError(`${flag}: ${(error as Error).message}`);
   }
+}
+
+/** A column's name from a flag: not empty. */
+function columnName(flag: string, text: string): string {
+  if (text.trim() === "") throw new UsageError(`${flag} must name a column`);
+  return text.trim();
 }
 
 /** Every flag, in the order of the help. */
@@ -121,6 +130,33 @@ export const FLAGS: readonly Flag[] = [
   option("robots"),
   option("denyPrivate"),
   option("honorNoAi"),
+  own({
+    name: "url-col",
+    arg: "NAME",
+    help: "the column of the URLs in a CSV/TSV/JSON Lines/Parquet list (default url)",
+  }, (into, text) => into.command.columns.url = columnName("--url-col", String(text))),
+  own({
+    name: "caption-col",
+    arg: "NAME",
+    help: "the column of the captions: saved as NAME.txt / KEY.txt and in the metadata",
+  }, (into, text) => into.command.columns.caption = columnName("--caption-col", String(text))),
+  own({
+    name: "save-columns",
+    arg: "A,B",
+    help: "columns kept with each image (NAME.json, KEY.json, the metadata table)",
+  }, (into, text) => {
+    const names = String(text).split(",").map((name) => name.trim()).filter((name) => name);
+    if (names.length === 0) throw new UsageError(`--save-columns must name columns, got '${text}'`);
+    into.command.columns.save = [...(into.command.columns.save ?? []), ...names];
+  }),
+  option("outputFormat"),
+  option("shardSize"),
+  option("resizeMode"),
+  option("imageSize"),
+  option("encodeFormat"),
+  option("encodeQuality"),
+  option("minImageSize"),
+  option("maxAspectRatio"),
   own({
     name: "shard",
     arg: "K/N",
@@ -205,6 +241,7 @@ export function parseFlags(args: string[]): Parsed {
     options: { out: "downloads" },
     command: {
       input: [],
+      columns: {},
       retryFailed: false,
       json: false,
       quiet: false,

@@ -9,15 +9,36 @@ import type { DownloadInput, DownloadResult } from "../mod.ts";
 import { formatFromPath } from "../src/input/formats.ts";
 import type { InputFormat } from "../src/input/formats.ts";
 import { readEntries } from "../src/input/read.ts";
+import type { ColumnChoice } from "../src/input/columns.ts";
+import type { InputEntry, InputProblem } from "../src/input/entry.ts";
 import { Journal, type JournalEntry } from "../src/journal.ts";
-import { inShard } from "../src/shard.ts";
 import { UsageError } from "./flags.ts";
 
 /** One input list, opened. */
 export interface Source {
   label: string;
-  stream: ReadableStream<Uint8Array>;
+  /** The list's bytes; a Parquet file is opened by its reader instead, from `label`. */
+  stream?: ReadableStream<Uint8Array>;
   format: InputFormat;
+}
+
+/** The entries of one list, by the reader of its format. */
+function entriesOf(
+  path: string,
+  stream: ReadableStream<Uint8Array> | undefined,
+  format: InputFormat,
+  columns: ColumnChoice | undefined,
+): AsyncGenerator<InputEntry | InputProblem> {
+  return format === "parquet" ? parquetList(path, columns) : readEntries(stream!, format, columns);
+}
+
+/** A Parquet list's entries; the Parquet packages load only for one. */
+async function* parquetList(
+  path: string,
+  columns: ColumnChoice | undefined,
+): AsyncGenerator<InputEntry | InputProblem> {
+  const { parquetEntries } = await import("../src/input/parquet.ts");
+  yield* parquetEntries(path, columns);
 }
 
 /** A list file, opened for reading; a usage error when it cannot be. */
@@ -45,7 +66,11 @@ export async function openSources(
   try {
     for (const path of paths) {
       if (path === "-") {
+        if (format === "parquet") throw new UsageError("a Parquet list cannot be read from stdin");
         sources.push({ label: "stdin", stream: Deno.stdin.readable, format: format ?? "lines" });
+      } else if ((format ?? formatFromPath(path)) === "parquet") {
+        (await openList(path)).close();
+        sources.push({ label: path, format: "parquet" });
       } else {
         const file = await openList(path);
         sources.push({
@@ -64,7 +89,7 @@ export async function openSources(
 
 /** Cancels every list's stream (closing its file). */
 export async function closeSources(sources: Source[]): Promise<void> {
-  for (const source of sources) await source.stream.cancel().catch(() => {});
+  for (const source of sources) await source.stream?.cancel().catch(() => {});
 }
 
 /**
@@ -75,15 +100,19 @@ export async function closeSources(sources: Source[]): Promise<void> {
 export async function countEntries(
   paths: string[],
   format: InputFormat | undefined,
-  shard: { index: number; count: number } | undefined,
+  keep: ((url: string, position: number) => boolean) | undefined,
+  columns?: ColumnChoice,
 ): Promise<number | undefined> {
   let total = 0;
+  let position = 0;
   for (const path of paths) {
     if (path === "-") return undefined;
     try {
-      const file = await Deno.open(path);
-      for await (const entry of readEntries(file.readable, format ?? formatFromPath(path))) {
-        if ("error" in entry || !shard || inShard(entry.url, shard)) total++;
+      const chosen = format ?? formatFromPath(path);
+      const stream = chosen === "parquet" ? undefined : (await Deno.open(path)).readable;
+      for await (const entry of entriesOf(path, stream, chosen, columns)) {
+        if ("error" in entry) total++;
+        else if (!keep || keep(entry.url, position++)) total++;
       }
     } catch {
       return undefined;
@@ -101,6 +130,7 @@ export async function* urlsOf(
   sources: Source[],
   skip: (result: DownloadResult) => void,
   retry?: Iterable<JournalEntry>,
+  columns?: ColumnChoice,
 ): AsyncGenerator<DownloadInput> {
   for (const url of positionals) yield url;
   for (const entry of retry ?? []) {
@@ -121,23 +151,32 @@ export async function* urlsOf(
     yield entry.input ? { ...entry.input } : entry.url;
   }
   for (const source of sources) {
-    for await (const entry of readEntries(source.stream, source.format)) {
+    for await (const entry of entriesOf(source.label, source.stream, source.format, columns)) {
       if ("error" in entry) {
         skip({
           url: entry.text,
           ok: false,
           bytes: 0,
           reason: "invalid-url",
-          error: `${source.label}, line ${entry.line}: ${entry.error}; skipped`,
+          error: `${source.label}, ${
+            source.format === "parquet" ? "row" : "line"
+          } ${entry.line}: ${entry.error}; skipped`,
           attempts: 0,
           ms: 0,
         });
         continue;
       }
-      const { url, name, sha256 } = entry;
-      yield name === undefined && sha256 === undefined
+      const { url, name, sha256, caption, columns } = entry;
+      yield name === undefined && sha256 === undefined && caption === undefined &&
+          columns === undefined
         ? url
-        : { url, ...(name ? { name } : {}), ...(sha256 ? { sha256 } : {}) };
+        : {
+          url,
+          ...(name ? { name } : {}),
+          ...(sha256 ? { sha256 } : {}),
+          ...(caption !== undefined ? { caption } : {}),
+          ...(columns ? { columns } : {}),
+        };
     }
   }
 }

@@ -135,7 +135,11 @@ async function* run(
     if (early) throw early;
     // The engine listens for an abort from its start; one that came before must not be missed.
     options.signal?.throwIfAborted();
-    engine = new Engine(input, options, journal, resumable, pool, events);
+    // The Parquet packages load only for a dataset output.
+    const dataset = options.outputFormat === "files"
+      ? undefined
+      : await (await import("./output/dataset.ts")).DatasetWriter.open(options);
+    engine = new Engine(input, options, journal, resumable, pool, events, dataset);
   } catch (error) {
     await pool.stop();
     await journal?.close().catch(() => {});

@@ -12,6 +12,7 @@ import { tidyResumeDir } from "./worker/resume.ts";
 import { RobotsCache } from "./robots/cache.ts";
 import { inShard } from "./shard.ts";
 import type { HeldName, Journal } from "./journal.ts";
+import { nameHash } from "./journal/index.ts";
 import { redactUrl } from "./journal/redact.ts";
 import { NameAllocator } from "./name_table.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -20,6 +21,8 @@ import type { Outcome } from "./protocol.ts";
 import { Scheduler, type Task } from "./scheduler.ts";
 import type { DownloadInput, DownloadResult } from "./types.ts";
 import type { DownloadSource } from "./download.ts";
+import type { DatasetWriter } from "./output/dataset.ts";
+import { sampleKey, samplePath } from "./output/keys.ts";
 
 /** The longest robots.txt `Crawl-delay` honoured, in seconds; a longer one counts as this. */
 const MAX_CRAWL_DELAY = 60;
@@ -69,6 +72,8 @@ export class Engine {
   #wake: (() => void) | undefined;
   #space: (() => void) | undefined;
   #onAbort = () => this.#fail(this.#options.signal!.reason);
+  /** The shards being assembled, for a `webdataset` or `parquet` output. */
+  #dataset: DatasetWriter | undefined;
 
   constructor(
     input: DownloadSource,
@@ -77,8 +82,10 @@ export class Engine {
     resumable: Set<string>,
     pool: WorkerPool,
     events: PoolEvents,
+    dataset?: DatasetWriter,
   ) {
     this.#options = options;
+    this.#dataset = dataset;
     this.#journal = journal;
     // The journal's names are the directory's: a URL keeps its own, others go around them.
     this.#names = new NameAllocator(journal);
@@ -133,16 +140,30 @@ export class Engine {
 
   #admit(item: DownloadInput): void {
     const id = this.#nextId++;
+    let key: string | undefined;
+    let place: [shard: number, index: number] | undefined;
+    if (this.#dataset) {
+      // A dataset row's key is its position; whole shards are split among processes.
+      const size = this.#options.shardSize;
+      place = [Math.floor(id / size), id % size];
+      const shard = this.#options.shard;
+      if (shard && place[0] % shard.count !== shard.index) return;
+      if (!this.#dataset.owns(place[0])) return; // its shard is complete already
+      key = sampleKey(...place);
+    }
     this.#pending++;
     let given: string | URL;
     let wanted: string | undefined;
     let sha256: string | undefined;
+    let extras: Pick<DownloadResult, "key" | "caption" | "columns"> = key ? { key } : {};
     if (typeof item === "string" || item instanceof URL) {
       given = item;
     } else if (item !== null && typeof item === "object" && "url" in item) {
       given = item.url;
       wanted = item.name;
       sha256 = item.sha256?.toLowerCase();
+      if (item.caption !== undefined) extras = { ...extras, caption: item.caption };
+      if (item.columns !== undefined) extras = { ...extras, columns: item.columns };
     } else {
       this.#push({
         url: String(item),
@@ -152,6 +173,7 @@ export class Engine {
         error: `${JSON.stringify(item)} is not a URL, nor an object with a 'url'`,
         attempts: 0,
         ms: 0,
+        ...extras,
       });
       return;
     }
@@ -159,8 +181,9 @@ export class Engine {
     // Nothing written (results, the journal) holds a password; the fetch uses it.
     const url = redactUrl(raw);
     // Every URL of the input is named, in input order, whichever shard it is in: so the shards
-    // of one list compute exactly the names an unsharded run would.
-    const ours = !this.#options.shard || inShard(raw, this.#options.shard);
+    // of one list compute exactly the names an unsharded run would. (A dataset row's shard was
+    // settled by its position above.)
+    const ours = place !== undefined || !this.#options.shard || inShard(raw, this.#options.shard);
     const checked = checkUrl(raw);
     if (typeof checked === "string") {
       if (!ours) {
@@ -175,23 +198,40 @@ export class Engine {
         error: checked.replaceAll(raw, url),
         attempts: 0,
         ms: 0,
+        ...extras,
       });
       return;
     }
-    const { name, duplicate, held } = this.#names.allocate(checked, wanted);
-    if (!ours) {
-      this.#pending--;
-      return;
+    let path: string;
+    let name: string;
+    let held: HeldName | undefined;
+    if (place) {
+      // A dataset sample's name is its path; the journal knows it by that.
+      path = samplePath(...place);
+      name = path;
+      const found = this.#journal?.holder(name, nameHash(name).hi);
+      held = found && found.entry.url === redactUrl(checked) ? found : undefined;
+    } else {
+      const allocated = this.#names.allocate(checked, wanted);
+      name = allocated.name;
+      held = allocated.held;
+      if (!ours) {
+        this.#pending--;
+        return;
+      }
+      // A URL the journal knows keeps its file, wherever the layout would put it now.
+      path = held?.entry.path ??
+        (this.#options.layout === "shard"
+          ? `${String(Math.floor(id / SHARD_DIR_SIZE)).padStart(4, "0")}/${name}`
+          : name);
+      if (allocated.duplicate) {
+        this.#push({ url, ok: true, path, bytes: 0, skipped: "duplicate", attempts: 0, ms: 0 });
+        return;
+      }
     }
-    // A URL the journal knows keeps its file, wherever the layout would put it now.
-    const path = held?.entry.path ??
-      (this.#options.layout === "shard"
-        ? `${String(Math.floor(id / SHARD_DIR_SIZE)).padStart(4, "0")}/${name}`
-        : name);
-    if (duplicate) {
-      this.#push({ url, ok: true, path, bytes: 0, skipped: "duplicate", attempts: 0, ms: 0 });
-      return;
-    }
+    const row = place || extras.caption !== undefined || extras.columns !== undefined
+      ? { url, ...extras }
+      : undefined;
     const task: Named = {
       id,
       url,
@@ -201,6 +241,7 @@ export class Engine {
       ...(wanted ? { wanted } : {}),
       ...(sha256 ? { sha256 } : {}),
       ...(this.#resumable.has(path) ? { resume: true } : {}),
+      ...(row ? { row } : {}),
       attempts: 0,
       started: 0,
       name,
@@ -246,6 +287,7 @@ export class Engine {
           skipped: "journal",
           attempts: 0,
           ms: 0,
+          ...rowFields(task),
         };
       }
     }
@@ -260,6 +302,7 @@ export class Engine {
           error: verdict,
           attempts: 0,
           ms: 0,
+          ...rowFields(task),
         };
       }
       // Crawl-delay: the least time between two requests to the host, up to a minute.
@@ -283,6 +326,7 @@ export class Engine {
         path: task.path,
         ...(task.sha256 ? { sha256: task.sha256 } : {}),
         ...(task.resume ? { resume: true } : {}),
+        ...(task.row ? { row: task.row } : {}),
       });
       assigned = true;
     }
@@ -296,7 +340,8 @@ export class Engine {
       this.#inflight.delete(outcome.id);
       if (outcome.partial) task.resume = true;
       const decision = this.#scheduler.finish(task, outcome);
-      if (outcome.taken && this.#rename(task)) continue;
+      // A dataset sample's name is its key: never renamed.
+      if (outcome.taken && task.row?.key === undefined && this.#rename(task)) continue;
       if (!decision.final) continue;
       const result: DownloadResult = {
         url: task.url,
@@ -314,6 +359,16 @@ export class Engine {
         if (task.attempts > 1) result.error += ` (after ${task.attempts} attempts)`;
       }
       if (outcome.sha256) result.sha256 = outcome.sha256;
+      Object.assign(result, rowFields(task));
+      if (outcome.width !== undefined) {
+        result.width = outcome.width;
+        result.height = outcome.height!;
+      }
+      if (outcome.originalWidth !== undefined) {
+        result.originalWidth = outcome.originalWidth;
+        result.originalHeight = outcome.originalHeight!;
+      }
+      if (outcome.mime) result.mime = outcome.mime;
       this.#journal?.record(result, {
         name: task.name,
         path: task.path,
@@ -351,8 +406,17 @@ export class Engine {
   }
 
   #push(result: DownloadResult): void {
+    if (this.#dataset && result.key !== undefined) {
+      const position = this.#keyPosition(result.key);
+      this.#dataset.add(position[0], position[1], result);
+    }
     this.#results.push(result);
     this.#signal();
+  }
+
+  /** The shard and index of a key made by `sampleKey`. */
+  #keyPosition(key: string): [number, number] {
+    return [Number(key.slice(0, -4)), Number(key.slice(-4))];
   }
 
   #signal(): void {
@@ -369,6 +433,7 @@ export class Engine {
   async *results(): AsyncGenerator<DownloadResult, void, undefined> {
     for (;;) {
       if (this.#error !== undefined) throw this.#error;
+      if (this.#dataset?.error !== undefined) throw this.#dataset.error;
       const result = this.#results.shift();
       if (result) {
         yield result;
@@ -378,7 +443,11 @@ export class Engine {
         space?.();
         continue;
       }
-      if (this.#inputDone && this.#pending === 0) return;
+      if (this.#inputDone && this.#pending === 0) {
+        // The last shards are assembled before the run ends.
+        if (this.#error === undefined) await this.#dataset?.finish(this.#nextId);
+        return;
+      }
       await new Promise<void>((resolve) => this.#wake = resolve);
     }
   }
@@ -398,6 +467,7 @@ export class Engine {
     }
     try {
       await this.#pool.stop();
+      await this.#dataset?.settle();
       // Tidy: the directory of resume notes goes when no note is left in it.
       await tidyResumeDir(this.#options.out);
     } finally {
@@ -417,4 +487,15 @@ export class Engine {
       }
     }
   }
+}
+
+/** What a result carries of its input row: key, caption and saved columns. */
+function rowFields(task: Task): Pick<DownloadResult, "key" | "caption" | "columns"> {
+  const row = task.row;
+  if (!row) return {};
+  return {
+    ...(row.key !== undefined ? { key: row.key } : {}),
+    ...(row.caption !== undefined ? { caption: row.caption } : {}),
+    ...(row.columns !== undefined ? { columns: row.columns } : {}),
+  };
 }

@@ -160,3 +160,35 @@ export function isDirLost(error: unknown, out: string): boolean {
     return true;
   }
 }
+
+/**
+ * The input list cannot be read as asked: a column it must have is missing, a column has the
+ * wrong type, or the file is not of its format (a `.parquet` file that is not Parquet). Nothing
+ * was downloaded for it; the command reports it as a usage error (exit status 2).
+ *
+ * @example
+ * ```ts
+ * import { InputError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new InputError("the CSV header has no 'link' column", { columns: ["url"] });
+ * assert.equal(error.name, "InputError");
+ * assert.deepEqual(error.columns, ["url"]);
+ * ```
+ */
+export class InputError extends TypeError {
+  /** The columns the list has, when known. */
+  readonly columns: string[] | undefined;
+
+  /**
+   * Makes the error.
+   *
+   * @param message What is wrong and what to do, as a sentence.
+   * @param options The columns the list has, and the underlying error as `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions & { columns?: string[] }) {
+    super(`Cannot read the input: ${message}`, options);
+    this.name = "InputError";
+    this.columns = options?.columns;
+  }
+}

@@ -89,6 +89,41 @@ export interface DownloadOptions {
   honorNoAi?: boolean;
   /** Keep only the URLs in this shard of the input: `{ index: K, count: N }`, by a stable hash of the URL. */
   shard?: { index: number; count: number };
+  /**
+   * What the output is. `files`: each image a file in `out`, named from its URL (with a caption
+   * or saved columns, `NAME.txt` and `NAME.json` beside it). `webdataset`: `out/00000.tar`, … of
+   * `shardSize` input rows each, a sample being `KEY.ext` + `KEY.json` + `KEY.txt` (with a
+   * caption), and beside each tar its metadata table `00000.parquet` (one row per input row,
+   * failures included). `parquet`: `out/00000.parquet`, …: the metadata table with the images in
+   * a binary column `image`. Every shard also gets `00000_stats.json`. A shard's files appear,
+   * each by a rename, once all of its rows are done. Default: files.
+   */
+  outputFormat?: "files" | "webdataset" | "parquet";
+  /** Input rows a `webdataset` or `parquet` shard holds. Default: 10,000. */
+  shardSize?: number;
+  /**
+   * How images are resized, in the workers: `no`, `border` (fit in `imageSize` squared, padded
+   * with black), `keep-ratio` (fit, no padding) or `center-crop` (fill, then crop). Anything but
+   * `no` decodes every image fully (a decode failure is a failed row, reason `image`) and
+   * re-encodes it in `encodeFormat`; it loads `sharp`, which needs `--allow-ffi --allow-env`.
+   * Default: no.
+   */
+  resizeMode?: "no" | "border" | "keep-ratio" | "center-crop";
+  /** The side, in pixels, images are resized to. Default: 256. */
+  imageSize?: number;
+  /** The format resized images are encoded in. Default: jpg. */
+  encodeFormat?: "jpg" | "png" | "webp";
+  /** The quality of jpg and webp encoding, 1 to 100. Default: 95. */
+  encodeQuality?: number;
+  /** Images whose width or height is below this are failed rows (reason `image`). Default: 0. */
+  minImageSize?: number;
+  /** Images whose long side is over this many times the short side are failed rows; 0: no limit. Default: 0. */
+  maxAspectRatio?: number;
+  /**
+   * With `webdataset` or `parquet` output: the failed rows of shards that earlier runs completed
+   * are fetched again, and those shards rewritten (each at once, by renaming). Default: false.
+   */
+  retryFailed?: boolean;
   /** Stops the run: nothing more is dispatched, downloads in flight are aborted and their temporary files removed. */
   signal?: AbortSignal;
 }
@@ -118,10 +153,29 @@ export const WORKER_OPTIONS = [
   "userAgent",
   "denyPrivate",
   "honorNoAi",
+  "outputFormat",
+  "resizeMode",
+  "imageSize",
+  "encodeFormat",
+  "encodeQuality",
+  "minImageSize",
+  "maxAspectRatio",
 ] as const satisfies readonly (keyof ResolvedOptions)[];
 
 /** What a worker is configured with: a part of {@linkcode ResolvedOptions}. */
-export type WorkerConfig = Pick<ResolvedOptions, typeof WORKER_OPTIONS[number]>;
+export type WorkerConfig =
+  & Pick<ResolvedOptions, Exclude<typeof WORKER_OPTIONS[number], ImageOption>>
+  & Partial<Pick<ResolvedOptions, ImageOption>>;
+
+/** The workers' image options: optional in a {@linkcode WorkerConfig}, off when absent. */
+type ImageOption =
+  | "outputFormat"
+  | "resizeMode"
+  | "imageSize"
+  | "encodeFormat"
+  | "encodeQuality"
+  | "minImageSize"
+  | "maxAspectRatio";
 
 /** Picks the workers' part of the resolved options. */
 export function workerConfig(options: ResolvedOptions): WorkerConfig {
@@ -267,6 +321,41 @@ function seconds(name: string, help: string): FlagRule<number> {
 function toggle(name: string, help: string): FlagRule<boolean> {
   return { name, help, parse: () => true };
 }
+
+/** A resolver of one of `values`. */
+function oneOf<T extends string>(values: readonly T[], fallback: T) {
+  return (value: unknown, name: string): T => {
+    if (value === undefined) return fallback;
+    if (!(values as readonly unknown[]).includes(value)) {
+      throw new TypeError(
+        `Cannot start download: '${name}' must be ${
+          values.map((v) => JSON.stringify(v)).join(", ")
+        }, got ${JSON.stringify(value)}`,
+      );
+    }
+    return value as T;
+  };
+}
+
+/** A flag whose text is one of `values`. */
+function choice<T extends string>(name: string, values: readonly T[], help: string): FlagRule<T> {
+  return {
+    name,
+    arg: "X",
+    help,
+    parse: (text) =>
+      (values as readonly unknown[]).includes(text)
+        ? text as T
+        : fail(`--${name} must be ${values.join(", ")}, got '${text}'`),
+  };
+}
+
+/** The output formats, for {@linkcode DownloadOptions.outputFormat}. */
+export const OUTPUT_FORMATS = ["files", "webdataset", "parquet"] as const;
+/** The resize modes, for {@linkcode DownloadOptions.resizeMode}. */
+export const RESIZE_MODES = ["no", "border", "keep-ratio", "center-crop"] as const;
+/** The encode formats, for {@linkcode DownloadOptions.encodeFormat}. */
+export const ENCODE_FORMATS = ["jpg", "png", "webp"] as const;
 
 const cores = () => Math.max(1, navigator.hardwareConcurrency || 1);
 
@@ -484,6 +573,72 @@ export const OPTION_RULES: OptionRules = {
       return { index: index as number, count: count as number };
     },
     // The flag is the command's own: it reads JOB_COMPLETION_INDEX (cli/flags.ts).
+  },
+  outputFormat: {
+    resolve: oneOf(OUTPUT_FORMATS, "files"),
+    flag: choice(
+      "output-format",
+      OUTPUT_FORMATS,
+      "files (default), webdataset (OUT/00000.tar … of --shard-size rows)\n" +
+        "or parquet (OUT/00000.parquet … with the images); both with a\n" +
+        "metadata table 00000.parquet and 00000_stats.json a shard",
+    ),
+  },
+  shardSize: {
+    resolve: integer(10_000, 1, 10_000),
+    flag: count("shard-size", "N", "input rows a webdataset/parquet shard holds (default 10000)"),
+  },
+  resizeMode: {
+    resolve: oneOf(RESIZE_MODES, "no"),
+    flag: choice(
+      "resize-mode",
+      RESIZE_MODES,
+      "no (default), border, keep-ratio or center-crop to --image-size;\n" +
+        "decodes every image (needs --allow-ffi --allow-env: sharp)",
+    ),
+  },
+  imageSize: {
+    resolve: integer(256, 1, 16384),
+    flag: count("image-size", "N", "the side images are resized to (default 256)"),
+  },
+  encodeFormat: {
+    resolve: oneOf(ENCODE_FORMATS, "jpg"),
+    flag: choice("encode-format", ENCODE_FORMATS, "jpg (default), png or webp, for resized images"),
+  },
+  encodeQuality: {
+    resolve: integer(95, 1, 100),
+    flag: count("encode-quality", "Q", "jpg/webp quality of resized images, 1-100 (default 95)"),
+  },
+  minImageSize: {
+    resolve: integer(0, 0),
+    flag: count("min-image-size", "N", "fail images narrower or lower than N pixels", 0),
+  },
+  maxAspectRatio: {
+    resolve(value) {
+      if (value === undefined) return 0;
+      if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+        throw new RangeError(
+          `Cannot start download: 'maxAspectRatio' must be a number >= 0, got ${value}`,
+        );
+      }
+      return value;
+    },
+    flag: {
+      name: "max-aspect-ratio",
+      arg: "R",
+      help: "fail images whose long side is over R times the short one",
+      parse(text) {
+        const n = Number(text);
+        if (typeof text !== "string" || text.trim() === "" || !Number.isFinite(n) || n < 1) {
+          return fail(`--max-aspect-ratio must be a number of at least 1, got '${text}'`);
+        }
+        return n;
+      },
+    },
+  },
+  retryFailed: {
+    resolve: boolean(false),
+    // The command's --retry-failed sets it for a dataset output (cli.ts).
   },
   signal: {
     resolve(value) {

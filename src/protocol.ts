@@ -34,6 +34,18 @@ export interface Job {
   sha256?: string;
   /** A partial body may be waiting to be resumed (a resume note exists). */
   resume?: boolean;
+  /** The row's data, written beside the file (`PATH.json`, `PATH.txt`) before it is committed. */
+  row?: RowData;
+}
+
+/** What a job carries of its input row, for the files beside it and the metadata. */
+export interface RowData {
+  /** The URL as given. */
+  url: string;
+  /** The sample key, in a dataset output. */
+  key?: string;
+  caption?: string;
+  columns?: Record<string, unknown>;
 }
 
 /**
@@ -71,6 +83,12 @@ export interface Outcome {
   taken?: boolean;
   /** The output directory is gone or no longer writable: the run cannot go on. */
   dirLost?: boolean;
+  /** What the image's header (or decoding) told; see `DownloadResult`. */
+  width?: number;
+  height?: number;
+  originalWidth?: number;
+  originalHeight?: number;
+  mime?: string;
 }
 
 /**

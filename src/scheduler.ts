@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { RowData } from "./protocol.ts";
 import type { Outcome } from "./protocol.ts";
 import { AdaptiveLimit, TokenBucket } from "./rate_limit.ts";
 
@@ -53,6 +54,8 @@ export interface Task {
   sha256?: string;
   /** A partial body from an earlier attempt may be resumed. */
   resume?: boolean;
+  /** The input row's data, written beside the file (see `Job`). */
+  row?: RowData;
   /** Requests made so far. */
   attempts: number;
   /** `performance.now()` of the first request. */

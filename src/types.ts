@@ -27,6 +27,10 @@ export interface DownloadRequest {
   name?: string;
   /** The expected SHA-256 of the body, as 64 hex digits; a mismatch is a failure. */
   sha256?: string;
+  /** A caption, kept beside the image (`NAME.txt`, or `KEY.txt` in a dataset) and in the metadata. */
+  caption?: string;
+  /** Values kept with the image in its metadata (`NAME.json`, the shard's table), by column name. */
+  columns?: Record<string, unknown>;
 }
 
 /**
@@ -66,6 +70,8 @@ export type DownloadInput = string | URL | DownloadRequest;
  * - `robots`: refused by the host's robots.txt.
  * - `private`: refused because it resolves to a private address.
  * - `opt-out`: the server's X-Robots-Tag opts out of AI use.
+ * - `image`: the image does not decode (when resizing), or is smaller than `minImageSize`, or
+ *   its aspect ratio is over `maxAspectRatio`.
  *
  * @example Count the failures that are worth a retry later
  * ```ts
@@ -91,7 +97,8 @@ export type FailureReason =
   | "disk"
   | "robots"
   | "private"
-  | "opt-out";
+  | "opt-out"
+  | "image";
 
 /**
  * The outcome of one URL, yielded by {@linkcode download} as soon as it is known.
@@ -147,4 +154,23 @@ export interface DownloadResult {
   sha256?: string;
   /** Milliseconds from the first request to the final outcome. */
   ms: number;
+  /**
+   * The sample's key in a `webdataset` or `parquet` output: its shard and its index in the
+   * shard, zero-padded (`000120007` is row 7 of shard 12), from its position in the input.
+   */
+  key?: string;
+  /** The caption given with the URL. */
+  caption?: string;
+  /** The saved columns given with the URL. */
+  columns?: Record<string, unknown>;
+  /** The saved image's width in pixels, when its header tells it (after resizing, if any). */
+  width?: number;
+  /** The saved image's height in pixels, when its header tells it. */
+  height?: number;
+  /** The downloaded image's width before resizing, when known. */
+  originalWidth?: number;
+  /** The downloaded image's height before resizing, when known. */
+  originalHeight?: number;
+  /** The saved file's media type by its first bytes, e.g. `image/png`, when known. */
+  mime?: string;
 }

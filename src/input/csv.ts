@@ -4,6 +4,7 @@
  * @module
  */
 
+import { type ColumnChoice, type ColumnPlaces, placeColumns, rowExtras } from "./columns.ts";
 import { type InputEntry, type InputProblem, toEntry } from "./entry.ts";
 import { MAX_LINE_LENGTH } from "./lines.ts";
 import { clip } from "./url.ts";
@@ -15,9 +16,10 @@ import { clip } from "./url.ts";
 export async function* tableEntries(
   chunks: AsyncIterable<string>,
   format: "csv" | "tsv",
+  choice?: ColumnChoice,
 ): AsyncGenerator<InputEntry | InputProblem> {
   const delimiter = format === "csv" ? "," : "\t";
-  let columns: { url: number; name: number; sha256: number } | undefined;
+  let columns: ColumnPlaces | undefined;
   for await (const record of records(chunks, delimiter)) {
     if (columns === undefined) {
       if (record.problem !== undefined) {
@@ -25,17 +27,12 @@ export async function* tableEntries(
           `Cannot read the input: the ${format.toUpperCase()} header on line ${record.line} is unreadable: ${record.problem}`,
         );
       }
-      const names = record.fields.map((field) => field.trim().toLowerCase());
-      const url = names.indexOf("url");
-      if (url === -1) {
-        const found = record.fields.map((field) => JSON.stringify(clip(field))).join(", ");
-        throw new TypeError(
-          `Cannot read the input: the ${format.toUpperCase()} header on line ${record.line} ` +
-            `has no 'url' column (its columns are ${found}); the first row must name the ` +
-            `columns, like "url${delimiter}name"`,
-        );
-      }
-      columns = { url, name: names.indexOf("name"), sha256: names.indexOf("sha256") };
+      columns = placeColumns(
+        record.fields,
+        choice,
+        `the ${format.toUpperCase()} header on line ${record.line}`,
+        `; the first row must name the columns, like "url${delimiter}name"`,
+      );
       continue;
     }
     const text = record.fields[columns.url] ?? record.fields.join(delimiter);
@@ -49,6 +46,7 @@ export async function* tableEntries(
       record.fields[columns.name],
       record.fields[columns.sha256],
       text,
+      rowExtras(columns, (index) => record.fields[index] ?? null),
     );
   }
 }

@@ -18,6 +18,10 @@ export interface InputEntry {
   name?: string;
   /** The expected SHA-256 of its body, as 64 lowercase hex digits, when one is given. */
   sha256?: string;
+  /** The caption (the `--caption-col` column), when one is asked for and given. */
+  caption?: string;
+  /** The values of the saved columns (`--save-columns`), by the names asked for. */
+  columns?: Record<string, unknown>;
 }
 
 /**
@@ -88,6 +92,7 @@ export function toEntry(
   name: unknown,
   sha256: unknown,
   text: string,
+  extras: { caption?: unknown; columns?: Record<string, unknown> } = {},
 ): InputEntry | InputProblem {
   if (url === undefined || url === null || isBlank(url)) {
     return { line, text: clip(text), error: "there is no URL in the 'url' field" };
@@ -117,6 +122,18 @@ export function toEntry(
     }
     result.sha256 = digest.toLowerCase();
   }
+  const caption = extras.caption;
+  if (caption !== undefined && caption !== null && !isBlank(caption)) {
+    if (typeof caption !== "string") {
+      return {
+        line,
+        text: clip(href),
+        error: `the caption must be text, got ${typeOf(caption)}`,
+      };
+    }
+    result.caption = caption;
+  }
+  if (extras.columns) result.columns = extras.columns;
   return result;
 }
 

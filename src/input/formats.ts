@@ -5,14 +5,14 @@
  */
 
 /** The names of the formats `readEntries` (`read.ts`) reads, in the order help texts list them. */
-export const INPUT_FORMATS = ["lines", "csv", "tsv", "jsonl"] as const;
+export const INPUT_FORMATS = ["lines", "csv", "tsv", "jsonl", "parquet"] as const;
 
 /** The formats of URL lists: see `readEntries` (`read.ts`). */
 export type InputFormat = typeof INPUT_FORMATS[number];
 
 /**
  * Guesses the format of a list from its file name: `.csv`, `.tsv`, `.jsonl` or `.ndjson`, each
- * maybe followed by `.gz`, in any case; anything else is `"lines"`.
+ * maybe followed by `.gz`, or `.parquet`, in any case; anything else is `"lines"`.
  *
  * @param path A file name or path.
  * @returns The format.
@@ -35,6 +35,7 @@ export function formatFromPath(path: string): InputFormat {
     );
   }
   let name = path.toLowerCase();
+  if (name.endsWith(".parquet")) return "parquet";
   if (name.endsWith(".gz")) name = name.slice(0, -3);
   if (name.endsWith(".csv")) return "csv";
   if (name.endsWith(".tsv")) return "tsv";

@@ -14,6 +14,7 @@
  * @module
  */
 
+import type { ColumnChoice } from "./columns.ts";
 import { tableEntries } from "./csv.ts";
 import { checkStream, decode } from "./decode.ts";
 import { type InputEntry, type InputProblem, lineByLine } from "./entry.ts";
@@ -46,6 +47,9 @@ import { checkUrl, clip } from "./url.ts";
  *
  * @param stream The bytes of the list, e.g. `(await Deno.open(path)).readable`.
  * @param format How the list is written; see {@linkcode formatFromPath}.
+ * @param columns For csv, tsv and jsonl: the URL's column (default `url`), a caption's column
+ * and the columns to keep with each entry (`caption` and `columns` of the entries). A column
+ * that is not in the list (the header, or the first JSON object) throws an `InputError`.
  * @returns The entries and problems, in the order of the list.
  * @throws {TypeError} When `stream` or `format` is wrong (on the first step), when a CSV or TSV
  * header has no `url` column, or when the input looks gzip-compressed but is not valid gzip.
@@ -66,6 +70,7 @@ import { checkUrl, clip } from "./url.ts";
 export async function* readEntries(
   stream: ReadableStream<Uint8Array>,
   format: InputFormat,
+  columns?: ColumnChoice,
 ): AsyncGenerator<InputEntry | InputProblem> {
   checkStream(stream);
   if (!(INPUT_FORMATS as readonly string[]).includes(format)) {
@@ -77,10 +82,16 @@ export async function* readEntries(
       } or ${INPUT_FORMATS.at(-1)})`,
     );
   }
+  if (format === "parquet") {
+    await stream.cancel().catch(() => {});
+    throw new TypeError(
+      "Cannot read the input: a Parquet file needs random access, not a stream; read it with parquetEntries(path) (parquet.ts)",
+    );
+  }
   const text = decode(stream, true);
   if (format === "lines") yield* lineEntries(splitLines(text));
-  else if (format === "jsonl") yield* jsonEntries(splitLines(text));
-  else yield* tableEntries(text, format);
+  else if (format === "jsonl") yield* jsonEntries(splitLines(text), columns);
+  else yield* tableEntries(text, format, columns);
 }
 
 /** The entries of a plain list: one URL a line; lines starting with `#` are comments. */

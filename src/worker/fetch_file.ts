@@ -18,10 +18,12 @@ import type { EgressGuard } from "../egress.ts";
 import { isDirLost, isDiskFull, TimeoutError } from "../errors.ts";
 import { formatBytes } from "../format.ts";
 import { type Followed, followRedirects } from "../redirects.ts";
-import { DiskError, PartFile, type Resumable } from "./resume.ts";
+import { DiskError, PartFile, type Resumable, writeBeside } from "./resume.ts";
 import { SNIFF_BYTES, sniffImage } from "./sniff.ts";
 import { memoryBytes, wholeness } from "./complete.ts";
 import { networkMessage } from "./net_error.ts";
+import { type ImageInfo, imageInfo, INFO_BYTES } from "./image_info.ts";
+import { resize } from "./resize.ts";
 import type { Watch } from "./watchdog.ts";
 
 /**
@@ -215,7 +217,11 @@ export async function fetchToFile(
     if ("reason" in head) return fail(head);
     const body = await receive(attempt, followed.response, head);
     if ("reason" in body) return fail(body);
-    const saved = commit(attempt, head, body);
+    const checked = check(attempt, head, body);
+    if ("reason" in checked) return fail(checked);
+    const image = await examine(attempt, body);
+    if ("reason" in image) return fail(image);
+    const saved = commit(attempt, head, body, checked.sha256, image);
     return "ok" in saved ? saved : fail(saved);
   } catch (error) {
     if (error instanceof DiskError) {
@@ -486,11 +492,8 @@ async function stream(
   return { total, memory: undefined, checked, hash };
 }
 
-/**
- * Checks a received body's length, first bytes and digest, and puts it under its final name:
- * the one way to a saved file, for bodies of every size.
- */
-function commit({ job, part }: Attempt, head: Head, body: Body): Outcome | Refusal {
+/** Checks a received body's length, first bytes, wholeness and digest. */
+function check({ job, part }: Attempt, head: Head, body: Body): { sha256?: string } | Refusal {
   if (head.declared !== undefined && body.total !== head.declared) {
     part.discard();
     return {
@@ -524,7 +527,115 @@ function commit({ job, part }: Attempt, head: Head, body: Body): Outcome | Refus
       error: `the SHA-256 is ${sha256}, not the expected ${job.sha256}`,
     };
   }
-  const verdict = part.commit(body.memory, body.total);
+  return sha256 ? { sha256 } : {};
+}
+
+/** What {@linkcode examine} found: the image's type and sizes, and its resized bytes. */
+interface Examined extends ImageInfo {
+  originalWidth?: number;
+  originalHeight?: number;
+  /** The bytes to save instead of the body: the resized image. */
+  bytes?: Uint8Array;
+}
+
+/**
+ * Reads an image's type and size from its header, or, when resizing, decodes and resizes it;
+ * and holds it to the least size and the largest aspect ratio. Only for jobs with a row (a
+ * dataset, a caption or saved columns), or when resizing or filtering: a plain download is not
+ * looked at.
+ */
+async function examine({ job, config, part }: Attempt, body: Body): Promise<Examined | Refusal> {
+  const resizing = (config.resizeMode ?? "no") !== "no";
+  const minSize = config.minImageSize ?? 0;
+  const maxRatio = config.maxAspectRatio ?? 0;
+  if (!resizing && job.row === undefined && minSize === 0 && maxRatio === 0) return {};
+  const read = (limit: number) =>
+    body.memory ?? part.bytes(body.total).read(0, Math.min(limit, body.total));
+  let found: Examined;
+  if (resizing) {
+    const resized = await resize(read(Infinity), config);
+    if ("error" in resized) {
+      part.discard();
+      return { reason: "image", error: resized.error };
+    }
+    found = resized;
+  } else {
+    found = imageInfo(read(INFO_BYTES));
+    if (found.width !== undefined) {
+      found.originalWidth = found.width;
+      found.originalHeight = found.height;
+    }
+  }
+  const { originalWidth: w, originalHeight: h } = found;
+  if (w !== undefined && h !== undefined) {
+    if (minSize > 0 && Math.min(w, h) < minSize) {
+      part.discard();
+      return {
+        reason: "image",
+        error: `the image is ${w}×${h}, smaller than ${minSize} (--min-image-size)`,
+      };
+    }
+    const ratio = Math.max(w, h) / Math.min(w, h);
+    if (maxRatio > 0 && ratio > maxRatio) {
+      part.discard();
+      return {
+        reason: "image",
+        error: `the image is ${w}×${h}, its aspect ratio ${
+          ratio.toFixed(2)
+        } over ${maxRatio} (--max-aspect-ratio)`,
+      };
+    }
+  }
+  return found;
+}
+
+/**
+ * Puts a checked body under its final name: the one way to a saved file, for bodies of every
+ * size. The row's files (`PATH.txt`, `PATH.json`) are written first, so that a saved file
+ * always has them. A dataset sample's name is its key, which only its row ever writes: a file
+ * an earlier run left there is replaced.
+ */
+function commit(
+  { job, config, part }: Attempt,
+  head: Head,
+  body: Body,
+  sha256: string | undefined,
+  image: Examined,
+): Outcome | Refusal {
+  const bytes = image.bytes ? image.bytes.byteLength : body.total;
+  if (job.row) {
+    const row = job.row;
+    const json = {
+      ...(row.key !== undefined ? { key: row.key } : {}),
+      url: row.url,
+      ...(row.caption !== undefined ? { caption: row.caption } : {}),
+      ...row.columns,
+      status: "success",
+      http_status: head.status,
+      bytes,
+      width: image.width ?? null,
+      height: image.height ?? null,
+      original_width: image.originalWidth ?? null,
+      original_height: image.originalHeight ?? null,
+      mime: image.mime ?? null,
+      sha256: sha256 ?? null,
+    };
+    writeBeside(config.out, `${job.path}.json`, JSON.stringify(json));
+    if (row.caption !== undefined) writeBeside(config.out, `${job.path}.txt`, row.caption);
+    if (row.key !== undefined) {
+      try {
+        Deno.removeSync(`${config.out}/${job.path}`);
+      } catch {
+        // Not there: the usual case.
+      }
+    }
+  }
+  let content = body.memory;
+  if (image.bytes) {
+    if (body.memory) content = image.bytes;
+    else part.rewrite(image.bytes);
+  }
+  const verdict = part.commit(content, bytes);
   if (verdict === "taken") {
     return {
       reason: "disk",
@@ -535,8 +646,13 @@ function commit({ job, part }: Attempt, head: Head, body: Body): Outcome | Refus
   return {
     id: job.id,
     ok: true,
-    bytes: body.total,
+    bytes,
     status: head.status,
+    ...(image.width !== undefined ? { width: image.width, height: image.height } : {}),
+    ...(image.originalWidth !== undefined
+      ? { originalWidth: image.originalWidth, originalHeight: image.originalHeight }
+      : {}),
+    ...(image.mime ? { mime: image.mime } : {}),
     ...(verdict === "exists" ? { exists: true } : {}),
     ...(sha256 ? { sha256 } : {}),
     ...(head.etag ? { etag: head.etag } : {}),

@@ -327,6 +327,23 @@ function sameBytes(a: Bytes, b: Bytes): boolean {
 }
 
 /**
+ * Writes a small file beside a download (`PATH.json`, `PATH.txt`) under a temporary name and
+ * renames it into place.
+ *
+ * @param out The output directory.
+ * @param path The file's path, relative to `out`.
+ * @param text Its content.
+ * @throws {DiskError} When it cannot be written.
+ */
+export function writeBeside(out: string, path: string, text: string): void {
+  const temporary = `${out}/${partPath(path)}`;
+  disk("write the row's metadata", () => {
+    Deno.writeTextFileSync(temporary, text);
+    Deno.renameSync(temporary, `${out}/${path}`);
+  });
+}
+
+/**
  * The temporary file of one attempt at a job, and its resume note.
  *
  * Disposing of it closes the file and then, by what the attempt came to: leaves the disk alone
@@ -657,6 +674,21 @@ export class PartFile implements Disposable {
     } catch {
       return "taken";
     }
+  }
+
+  /**
+   * Puts other bytes (a resized image) in place of the body streamed into the temporary file,
+   * to be committed with {@linkcode PartFile.commit} (without a body).
+   *
+   * @param bytes The new content.
+   */
+  rewrite(bytes: Uint8Array): void {
+    disk("rewrite the temporary file", () => {
+      const file = this.#file!;
+      file.truncateSync(0);
+      file.seekSync(0, Deno.SeekMode.Start);
+      writeAll(file, bytes);
+    });
   }
 
   /** Closes the file, and removes it and its note unless they are committed or kept. */
