@@ -18,7 +18,7 @@ import { NameAllocator } from "./name_table.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { PoolEvents, WorkerPool } from "./pool.ts";
 import type { Outcome } from "./protocol.ts";
-import { Scheduler, type Task } from "./scheduler.ts";
+import { type Failure, Scheduler, type Task } from "./scheduler.ts";
 import type { DownloadInput, DownloadResult } from "./types.ts";
 import type { DownloadSource } from "./download.ts";
 import type { DatasetWriter } from "./output/dataset.ts";
@@ -106,6 +106,7 @@ export class Engine {
       retries: options.retries,
       rate: options.rate,
       onReady: () => this.#pump(),
+      onDrop: (task, failure) => this.#drop(task, failure),
     });
     this.#pool = pool;
     events.outcomes = (outcomes) => this.#finish(outcomes);
@@ -327,6 +328,8 @@ export class Engine {
         ...(task.sha256 ? { sha256: task.sha256 } : {}),
         ...(task.resume ? { resume: true } : {}),
         ...(task.row ? { row: task.row } : {}),
+        ...(task.headersDeadline ? { headersDeadline: task.headersDeadline } : {}),
+        ...(task.idleDeadline ? { idleDeadline: task.idleDeadline } : {}),
       });
       assigned = true;
     }
@@ -403,6 +406,30 @@ export class Engine {
     delete task.resume;
     this.#scheduler.add(task);
     return true;
+  }
+
+  /** Reports a task the scheduler gave up without a request (its host is down, or closed). */
+  #drop(given: Task, failure: Failure): void {
+    const task = given as Named;
+    const result: DownloadResult = {
+      url: task.url,
+      ok: false,
+      bytes: 0,
+      ...(failure.status !== undefined ? { status: failure.status } : {}),
+      reason: failure.reason,
+      error: failure.error,
+      attempts: task.attempts,
+      ms: task.attempts > 0 ? Math.round(performance.now() - task.started) : 0,
+    };
+    Object.assign(result, rowFields(task));
+    this.#journal?.record(result, {
+      name: task.name,
+      path: task.path,
+      href: redactUrl(task.parsed),
+      input: task.input,
+      ...(task.parsed.password ? { redacted: true } : {}),
+    });
+    this.#push(result);
   }
 
   #push(result: DownloadResult): void {

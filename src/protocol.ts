@@ -36,6 +36,10 @@ export interface Job {
   resume?: boolean;
   /** The row's data, written beside the file (`PATH.json`, `PATH.txt`) before it is committed. */
   row?: RowData;
+  /** Milliseconds to wait for headers from this host, when tighter than `headersTimeout`. */
+  headersDeadline?: number;
+  /** Milliseconds the body may stall, for this host, when tighter than `idleTimeout`. */
+  idleDeadline?: number;
 }
 
 /** What a job carries of its input row, for the files beside it and the metadata. */
@@ -89,6 +93,12 @@ export interface Outcome {
   originalWidth?: number;
   originalHeight?: number;
   mime?: string;
+  /** No connection was made: refused, name not resolved, unreachable. */
+  connectFailed?: boolean;
+  /** Of a saved file: milliseconds from the request to the response headers. */
+  ttfb?: number;
+  /** Of a saved file: the longest wait in milliseconds for body bytes. */
+  gap?: number;
 }
 
 /**

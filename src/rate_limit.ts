@@ -201,18 +201,29 @@ export class AdaptiveLimit {
 
   /**
    * Records that the host throttled a request: halves the limit (rounding down, not below
-   * `min`), unless it was already halved within the window. Either way the run of successes
-   * starts over.
+   * `min`), or, when the requests in flight at the time are given, sets it to one less than
+   * those (when that is lower; not at all for one alone), unless it was already lowered within
+   * the window. Either way the
+   * run of successes starts over.
+   *
+   * The gentler step is for a host that is also paced by its request rate, where a throttle says
+   * little about how many requests it takes at once.
    *
    * @param now The time in milliseconds, on the same clock for every call. Default
    * `performance.now()`.
-   * @returns Whether the limit was halved by this call.
+   * @param inflight The requests in flight when the host throttled, this one included.
+   * @returns Whether the limit was lowered by this call.
    */
-  onThrottle(now: number = performance.now()): boolean {
+  onThrottle(now: number = performance.now(), inflight?: number): boolean {
     this.#successes = 0;
+    // One request refused on its own says nothing of how many the host takes at once.
+    if (inflight !== undefined && inflight <= 1) return false;
     if (now - this.#lastHalving < this.#window) return false;
     this.#lastHalving = now;
-    this.#current = Math.max(this.#min, Math.floor(this.#current / 2));
+    const lower = inflight === undefined
+      ? Math.floor(this.#current / 2)
+      : Math.min(this.#current, inflight) - 1;
+    this.#current = Math.max(this.#min, lower);
     return true;
   }
 

@@ -8,7 +8,26 @@
 
 import type { RowData } from "./protocol.ts";
 import type { Outcome } from "./protocol.ts";
+import type { FailureReason } from "./types.ts";
+import { Pacer, Recent } from "./latency.ts";
 import { AdaptiveLimit, TokenBucket } from "./rate_limit.ts";
+
+/** Samples of a host before its own deadlines and stall allowance apply. */
+const LEARN_SAMPLES = 8;
+/** The shortest per-host deadline, in milliseconds. */
+const DEADLINE_FLOOR = 2000;
+/** A host's deadline is this many times its 90th-percentile time. */
+const DEADLINE_FACTOR = 4;
+/** A request in flight this many times the host's 90th-percentile duration stops counting. */
+const STALL_FACTOR = 2;
+/** ...but not before this many milliseconds. */
+const STALL_FLOOR = 500;
+/** Consecutive connection failures after which a host counts as down. */
+const DOWN_AFTER = 5;
+/** Milliseconds a down host's URLs fail at once, before one probe may revive it. */
+const DOWN_FOR = 30_000;
+/** Idle hosts whose learning is kept; the least recently used beyond this are forgotten. */
+const KEEP_IDLE = 4096;
 
 /**
  * HTTP statuses that are worth asking again.
@@ -60,6 +79,12 @@ export interface Task {
   attempts: number;
   /** `performance.now()` of the first request. */
   started: number;
+  /** `performance.now()` of the current request. */
+  sent?: number;
+  /** This attempt's headers deadline for its host, in milliseconds, when one applies. */
+  headersDeadline?: number;
+  /** This attempt's idle deadline for its host, in milliseconds, when one applies. */
+  idleDeadline?: number;
 }
 
 /**
@@ -89,6 +114,11 @@ export interface SchedulerOptions {
   retryAfterMax?: number;
   /** Called when delayed tasks become ready again (a retry's or a host's pause is over). */
   onReady?: () => void;
+  /**
+   * Called for a task given up without a request: its host is down, or asked for a wait longer
+   * than `retryAfterMax`.
+   */
+  onDrop?: (task: Task, failure: Failure) => void;
   /** Random numbers in [0, 1) for jitter. Default `Math.random`. */
   random?: () => number;
 }
@@ -109,17 +139,59 @@ export type Decision =
   | { final: true; error?: string }
   | { final: false; delay: number };
 
+/**
+ * Why a task was given up without a request.
+ *
+ * @example
+ * ```ts
+ * import type { Failure } from "./scheduler.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const failure: Failure = { reason: "network", error: "host down" };
+ * assert.equal(failure.reason, "network");
+ * ```
+ */
+export interface Failure {
+  reason: FailureReason;
+  error: string;
+  status?: number;
+}
+
+/** A host that takes no requests until `until`: each task for it fails with `failure`. */
+interface Refusing {
+  until: number;
+  failure: Failure;
+}
+
 interface Host {
-  /** The host's in-flight limit: `perHost`, halved by throttling, slowly recovering. */
+  /** The host's in-flight limit: `perHost`, lowered by throttling, slowly recovering. */
   limit: AdaptiveLimit;
+  /** A fixed pace (`rate`, Crawl-delay), an upper bound. */
   bucket?: TokenBucket;
   /** The requests a second its bucket allows, when it has one. */
   perSecond?: number;
+  /** The pace learned from its throttles. */
+  pacer: Pacer;
   inflight: number;
+  /** The tasks in flight, to tell the stalled ones. */
+  flying: Set<Task>;
   waiting: Task[];
   /** `performance.now()` until which nothing is sent to this host. */
   pausedUntil: number;
   timer?: ReturnType<typeof setTimeout>;
+  /** Wakes the host when a request in flight will stop counting against its cap. */
+  stallTimer?: ReturnType<typeof setTimeout>;
+  /** Milliseconds to the response headers, of saved files. */
+  ttfb: Recent;
+  /** The longest wait for body bytes, of saved files. */
+  gap: Recent;
+  /** Milliseconds from dispatch to outcome, of saved files. */
+  took: Recent;
+  connectFailures: number;
+  /** Down after connection failures; after `until`, one probe may revive it. */
+  down?: Refusing;
+  /** Asked for a wait beyond `retryAfterMax`. */
+  closed?: Refusing;
 }
 
 /** A first-in, first-out queue with O(1) push, shift and unshift. */
@@ -154,8 +226,9 @@ class Queue<T> {
 
 /**
  * Orders downloads: first in, first out, except that no host gets more than `perHost` at once
- * and a host that asked us to wait (429 or 503 with Retry-After) gets nothing until then, while
- * the other hosts go on.
+ * that are making progress, and a host that asked us to wait (429 or 503 with Retry-After) gets
+ * nothing until then and is paced afterwards, while the other hosts go on. It learns each host's
+ * usual response times, for per-request deadlines, and gives up at once on a host that is down.
  *
  * @example
  * ```ts
@@ -177,12 +250,14 @@ class Queue<T> {
 export class Scheduler {
   #ready = new Queue<Task>();
   #hosts = new Map<string, Host>();
+  /** Idle hosts, least recently used first. */
+  #idle = new Set<string>();
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #delayed = 0;
   #waiting = 0;
   #options:
-    & Required<Omit<SchedulerOptions, "onReady" | "rate">>
-    & Pick<SchedulerOptions, "onReady" | "rate">;
+    & Required<Omit<SchedulerOptions, "onReady" | "onDrop" | "rate">>
+    & Pick<SchedulerOptions, "onReady" | "onDrop" | "rate">;
 
   /** @param options The settings. */
   constructor(options: SchedulerOptions) {
@@ -214,9 +289,15 @@ export class Scheduler {
     if (!host) {
       host = {
         limit: new AdaptiveLimit(this.#options.perHost),
+        pacer: new Pacer(performance.now()),
         inflight: 0,
+        flying: new Set(),
         waiting: [],
         pausedUntil: 0,
+        ttfb: new Recent(),
+        gap: new Recent(),
+        took: new Recent(),
+        connectFailures: 0,
       };
       if (this.#options.rate) {
         host.bucket = new TokenBucket(this.#options.rate);
@@ -236,13 +317,15 @@ export class Scheduler {
    */
   pace(key: string, perSecond: number): void {
     const host = this.#host(key);
+    this.#idle.delete(key);
     if (host.perSecond !== undefined && host.perSecond <= perSecond) return;
     host.bucket = new TokenBucket(perSecond);
     host.perSecond = perSecond;
   }
 
   /**
-   * Takes the next task that may start now, and counts it as in flight.
+   * Takes the next task that may start now, and counts it as in flight. Its deadlines for its
+   * host are set on it, when the host is known well enough and retries remain.
    *
    * @returns The task, or `undefined` when none may start now.
    */
@@ -252,37 +335,120 @@ export class Scheduler {
       const task = this.#ready.shift();
       if (!task) return undefined;
       const host = this.#host(task.host);
-      if (host.inflight >= host.limit.current || host.pausedUntil > now) {
-        host.waiting.push(task);
-        this.#waiting++;
+      const refusing = this.#refusing(host, now);
+      if (refusing) {
+        this.#options.onDrop?.(task, refusing.failure);
         continue;
       }
-      const wait = host.bucket?.take() ?? 0;
+      if (host.pausedUntil > now || this.#room(host, now) <= 0) {
+        host.waiting.push(task);
+        this.#waiting++;
+        if (host.pausedUntil <= now) this.#watchStalls(task.host, host, now);
+        continue;
+      }
+      let wait = host.bucket?.take() ?? 0;
+      if (wait === 0) wait = host.pacer.take(now);
       if (wait > 0) {
         host.waiting.push(task);
         this.#waiting++;
         this.#pause(task.host, host, wait);
         continue;
       }
+      this.#idle.delete(task.host);
       host.inflight++;
+      host.flying.add(task);
       task.attempts++;
+      task.sent = now;
       if (task.attempts === 1) task.started = now;
+      this.#deadlines(task, host);
       return task;
     }
   }
 
+  /** The host's refusal, when it takes no requests now. */
+  #refusing(host: Host, now: number): Refusing | undefined {
+    if (host.closed) {
+      if (host.closed.until > now) return host.closed;
+      host.closed = undefined;
+    }
+    return host.down && host.down.until > now ? host.down : undefined;
+  }
+
+  /**
+   * How many more requests may start to the host: up to its limit, not counting those that have
+   * taken far longer than its requests usually do, up to twice its limit in all. A host that was
+   * down gets one probe at a time.
+   */
+  #room(host: Host, now: number): number {
+    if (host.down) return host.inflight === 0 ? 1 : 0;
+    const limit = host.limit.current;
+    if (host.inflight < limit) return limit - host.inflight;
+    const after = this.#stallAfter(host);
+    if (after === Infinity || host.inflight >= 2 * limit) return 0;
+    let stalled = 0;
+    for (const task of host.flying) if (now - task.sent! > after) stalled++;
+    return Math.min(limit - (host.inflight - stalled), 2 * limit - host.inflight);
+  }
+
+  /** Milliseconds after which a request to the host counts as stalled. */
+  #stallAfter(host: Host): number {
+    if (host.took.count < LEARN_SAMPLES) return Infinity;
+    return Math.max(STALL_FLOOR, STALL_FACTOR * host.took.p90);
+  }
+
+  /** Wakes a full host when its oldest request in flight will stop counting against its cap. */
+  #watchStalls(key: string, host: Host, now: number): void {
+    if (host.stallTimer !== undefined || host.inflight >= 2 * host.limit.current) return;
+    const after = this.#stallAfter(host);
+    if (after === Infinity) return;
+    let first = Infinity;
+    for (const task of host.flying) {
+      const at = task.sent! + after;
+      if (at > now && at < first) first = at;
+    }
+    if (first === Infinity) return;
+    host.stallTimer = this.#later(first - now + 1, () => {
+      host.stallTimer = undefined;
+      this.#release(key, host);
+    });
+  }
+
+  /** Sets the task's deadlines from its host's usual times, except on its last attempt. */
+  #deadlines(task: Task, host: Host): void {
+    delete task.headersDeadline;
+    delete task.idleDeadline;
+    // The last attempt has the fixed timeouts only: a slow host is slow, not wrong.
+    if (task.attempts > this.#options.retries || host.ttfb.count < LEARN_SAMPLES) return;
+    task.headersDeadline = Math.round(Math.max(DEADLINE_FLOOR, DEADLINE_FACTOR * host.ttfb.p90));
+    task.idleDeadline = Math.round(Math.max(DEADLINE_FLOOR, DEADLINE_FACTOR * host.gap.p90));
+  }
+
   /** Moves a host's waiting tasks back to the front of the line, as many as may start. */
   #release(key: string, host: Host): void {
-    if (host.pausedUntil > performance.now()) return;
-    const room = host.limit.current - host.inflight;
-    const moved = host.waiting.splice(0, Math.max(0, room));
+    const now = performance.now();
+    if (host.pausedUntil > now) return;
+    const refusing = this.#refusing(host, now);
+    const moved = refusing
+      ? host.waiting.splice(0)
+      : host.waiting.splice(0, Math.max(0, this.#room(host, now)));
     this.#waiting -= moved.length;
-    for (let i = moved.length - 1; i >= 0; i--) this.#ready.unshift(moved[i]!);
+    if (refusing) {
+      for (const task of moved) this.#options.onDrop?.(task, refusing.failure);
+    } else {
+      for (let i = moved.length - 1; i >= 0; i--) this.#ready.unshift(moved[i]!);
+    }
     if (
       host.inflight === 0 && host.waiting.length === 0 && host.timer === undefined &&
-      !host.bucket && host.limit.current === this.#options.perHost
+      host.stallTimer === undefined && !host.bucket && !host.down && !host.closed
     ) {
-      this.#hosts.delete(key);
+      // Idle: kept for what was learned of it, unless many other hosts were idle since.
+      this.#idle.delete(key);
+      this.#idle.add(key);
+      if (this.#idle.size > KEEP_IDLE) {
+        const oldest = this.#idle.values().next().value!;
+        this.#idle.delete(oldest);
+        this.#hosts.delete(oldest);
+      }
     }
   }
 
@@ -305,49 +471,79 @@ export class Scheduler {
    */
   finish(task: Task, outcome: Outcome): Decision {
     const host = this.#host(task.host);
+    const now = performance.now();
+    const inflight = host.inflight;
     host.inflight--;
-    let decision: Decision;
-    if (outcome.ok) {
-      host.limit.onSuccess();
-      decision = { final: true };
-    } else {
-      if (outcome.status === 429 || (outcome.status === 503 && outcome.retryAfter !== undefined)) {
-        host.limit.onThrottle();
-      }
-      const retryable = outcome.reason === "network" || outcome.reason === "timeout" ||
-        outcome.reason === "length-mismatch" || outcome.reason === "truncated" ||
-        (outcome.reason === "http" && RETRY_STATUSES.has(outcome.status ?? 0));
-      const wait = outcome.retryAfter;
-      if (wait !== undefined && (outcome.status === 429 || outcome.status === 503)) {
-        this.#pause(task.host, host, Math.min(wait, this.#options.retryAfterMax));
-      }
-      if (!retryable || task.attempts > this.#options.retries) {
-        decision = { final: true };
-      } else if (wait !== undefined && wait > this.#options.retryAfterMax) {
-        decision = {
-          final: true,
-          error: `the server asked to retry after ${Math.round(wait / 1000)} s, longer than ${
-            Math.round(this.#options.retryAfterMax / 1000)
-          } s`,
-        };
-      } else {
-        const backoff = Math.min(
-          this.#options.backoffMax,
-          this.#options.backoffBase * 2 ** (task.attempts - 1),
-        );
-        const jittered = backoff / 2 + this.#options.random() * backoff / 2;
-        // The server's Retry-After, when given, is honoured as it is.
-        const delay = wait ?? jittered;
-        this.#delayed++;
-        this.#later(delay, () => {
-          this.#delayed--;
-          this.#ready.unshift(task);
-        });
-        decision = { final: false, delay };
-      }
+    host.flying.delete(task);
+    const decision = this.#decide(task, outcome, host, inflight, now);
+    if (!decision.final) {
+      this.#delayed++;
+      this.#later(decision.delay, () => {
+        this.#delayed--;
+        this.#ready.unshift(task);
+      });
     }
     this.#release(task.host, host);
     return decision;
+  }
+
+  #decide(task: Task, outcome: Outcome, host: Host, inflight: number, now: number): Decision {
+    if (outcome.connectFailed) {
+      host.connectFailures++;
+      if (host.down || host.connectFailures >= DOWN_AFTER) {
+        const detail = (outcome.error ?? "").replace(/^network error: /, "");
+        const error = `host down: ${host.connectFailures} connection failures in a row${
+          detail ? ` (${detail})` : ""
+        }`;
+        host.down = { until: now + DOWN_FOR, failure: { reason: "network", error } };
+        return { final: true, error };
+      }
+    } else if (outcome.reason !== "timeout") {
+      // An answer of any kind: the host is up.
+      host.connectFailures = 0;
+      host.down = undefined;
+    }
+    if (outcome.ok) {
+      host.limit.onSuccess();
+      host.pacer.onSuccess();
+      if (outcome.ttfb !== undefined) host.ttfb.add(outcome.ttfb);
+      if (outcome.gap !== undefined) host.gap.add(outcome.gap);
+      host.took.add(now - task.sent!);
+      return { final: true };
+    }
+    const wait = outcome.retryAfter;
+    const throttled = outcome.status === 429 ||
+      (outcome.status === 503 && wait !== undefined);
+    if (throttled) {
+      if (wait !== undefined && wait > this.#options.retryAfterMax) {
+        // Longer than the run waits: this host's URLs fail until then, at once.
+        const error = `the server asked to wait ${
+          Math.round(wait / 1000)
+        } s (Retry-After), longer than the ${
+          Math.round(this.#options.retryAfterMax / 1000)
+        } s this run waits`;
+        host.closed = {
+          until: now + wait,
+          failure: { reason: "http", error, ...(outcome.status ? { status: outcome.status } : {}) },
+        };
+        return { final: true, error };
+      }
+      host.limit.onThrottle(now, inflight);
+      host.pacer.onThrottle(now, wait ?? 0);
+      // Honoured exactly: nothing goes to the host before it is over.
+      if (wait) this.#pause(task.host, host, wait);
+    }
+    const retryable = outcome.reason === "network" || outcome.reason === "timeout" ||
+      outcome.reason === "length-mismatch" || outcome.reason === "truncated" ||
+      (outcome.reason === "http" && RETRY_STATUSES.has(outcome.status ?? 0));
+    if (!retryable || task.attempts > this.#options.retries) return { final: true };
+    const backoff = Math.min(
+      this.#options.backoffMax,
+      this.#options.backoffBase * 2 ** (task.attempts - 1),
+    );
+    const jittered = backoff / 2 + this.#options.random() * backoff / 2;
+    // The server's Retry-After, when given, is honoured as it is.
+    return { final: false, delay: wait ?? jittered };
   }
 
   #pause(key: string, host: Host, wait: number): void {

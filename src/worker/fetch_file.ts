@@ -120,6 +120,7 @@ interface Refusal {
   diskFull?: boolean;
   taken?: boolean;
   dirLost?: boolean;
+  connectFailed?: boolean;
 }
 
 /** What screening found out about a response whose body is to be saved. */
@@ -240,7 +241,10 @@ export async function fetchToFile(
       }
       throw signal.reason;
     }
-    return fail({ reason: "network", error: networkMessage(error, job.href) });
+    // Deno names the connect step: "client error (Connect)" (refused, no such name, unreachable).
+    const connectFailed = status === undefined &&
+      /\(Connect\)/.test(`${error} ${(error as { cause?: unknown } | undefined)?.cause}`);
+    return fail({ reason: "network", error: networkMessage(error, job.href), connectFailed });
   }
 }
 

@@ -26,6 +26,25 @@ function rate(bytesPerSecond: number): string {
     : `${Math.round(bytesPerSecond / 102.4) / 10} KiB/s`;
 }
 
+/**
+ * Tighter limits for one request, from what the main thread learned of its host; the fixed
+ * {@linkcode Limits} stay the upper bounds.
+ */
+export interface JobLimits {
+  /** Milliseconds to wait for the response headers, for this host. */
+  headersDeadline?: number;
+  /** Milliseconds the body may go without a byte, for this host. */
+  idleDeadline?: number;
+}
+
+/** How one download went, for the main thread to learn its host's usual pace. */
+export interface Timings {
+  /** Milliseconds from the (last) request to its response headers. */
+  ttfb: number;
+  /** The longest wait, in milliseconds, for body bytes (the whole body, if read in one go). */
+  gap: number;
+}
+
 const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
 
 /**
@@ -46,6 +65,8 @@ export class Watch {
   /** Aborted with a {@linkcode TimeoutError} when a deadline passes. */
   readonly controller: AbortController = new AbortController();
   #limits: Limits;
+  #headers: number;
+  #idle: number;
   #deadline: number;
   #end: number;
   #phase: "headers" | "idle" = "headers";
@@ -53,17 +74,31 @@ export class Watch {
   #windowStart = 0;
   /** Body bytes received in the current speed window. */
   #windowBytes = 0;
+  #asked: number;
+  #last = 0;
+  #ttfb = 0;
+  #gap = 0;
 
   /**
    * Starts the clock: the headers are awaited from now.
    *
    * @param limits The time limits.
+   * @param job This request's own, tighter limits, if any.
    */
-  constructor(limits: Limits) {
+  constructor(limits: Limits, job: JobLimits = {}) {
     this.#limits = limits;
+    this.#headers = Math.min(limits.headersTimeout, job.headersDeadline ?? Infinity);
+    this.#idle = Math.min(limits.idleTimeout, job.idleDeadline ?? Infinity);
     const now = performance.now();
-    this.#deadline = now + limits.headersTimeout;
+    this.#asked = now;
+    this.#deadline = now + this.#headers;
     this.#end = limits.totalTimeout > 0 ? now + limits.totalTimeout : Infinity;
+  }
+
+  /** How the download went so far: call it when it ended. */
+  timings(): Timings {
+    if (this.#phase === "headers") return { ttfb: performance.now() - this.#asked, gap: 0 };
+    return { ttfb: this.#ttfb, gap: Math.max(this.#gap, performance.now() - this.#last) };
   }
 
   /** The signal to pass to `fetch` and the body reader. */
@@ -75,7 +110,8 @@ export class Watch {
   awaitHeaders(): void {
     this.#phase = "headers";
     this.#windowStart = 0;
-    this.#deadline = performance.now() + this.#limits.headersTimeout;
+    this.#asked = performance.now();
+    this.#deadline = this.#asked + this.#headers;
   }
 
   /**
@@ -85,8 +121,12 @@ export class Watch {
    */
   touch(bytes = 0): void {
     const now = performance.now();
-    this.#phase = "idle";
-    this.#deadline = now + this.#limits.idleTimeout;
+    if (this.#phase === "headers") {
+      this.#phase = "idle";
+      this.#ttfb = now - this.#asked;
+    } else if (now - this.#last > this.#gap) this.#gap = now - this.#last;
+    this.#last = now;
+    this.#deadline = now + this.#idle;
     if (this.#windowStart === 0) {
       this.#windowStart = now;
       this.#windowBytes = 0;
@@ -130,16 +170,16 @@ export class Watch {
       this.#windowBytes = 0;
     }
     if (now <= this.#deadline) return false;
+    const headers = this.#phase === "headers";
+    const limit = headers ? this.#headers : this.#idle;
+    // The host's own deadline, when it was the tighter one, is named as such.
+    const own = limit < (headers ? this.#limits.headersTimeout : this.#limits.idleTimeout);
+    const flag = headers ? "--headers-timeout" : "--idle-timeout";
+    const why = own ? "far longer than this host usually takes" : flag;
     this.controller.abort(
-      this.#phase === "headers"
-        ? new TimeoutError(
-          "headers",
-          `no response within ${seconds(this.#limits.headersTimeout)} (--headers-timeout)`,
-        )
-        : new TimeoutError(
-          "idle",
-          `no data for ${seconds(this.#limits.idleTimeout)}; the server stalled (--idle-timeout)`,
-        ),
+      headers
+        ? new TimeoutError("headers", `no response within ${seconds(limit)} (${why})`)
+        : new TimeoutError("idle", `no data for ${seconds(limit)}; the server stalled (${why})`),
     );
     return true;
   }

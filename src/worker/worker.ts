@@ -45,10 +45,12 @@ function report(outcome: Outcome): void {
 }
 
 function start(job: Job, cfg: WorkerConfig): void {
-  const watch = new Watch(cfg);
+  const watch = new Watch(cfg, job);
   watchdog.add(watch);
   const task = fetchToFile(job, cfg, watch, guard)
     .then((outcome) => {
+      // A saved file tells the main thread how its host is doing.
+      if (outcome.ok) Object.assign(outcome, watch.timings());
       if (!stopping) report(outcome);
     }, (error) => {
       if (!stopping) {

@@ -1,0 +1,163 @@
+/**
+ * What the scheduler learns about one host as its requests complete: how long it takes to answer
+ * and to send, and how fast it accepts requests. Plain arithmetic on samples and a clock: no
+ * timers.
+ *
+ * @module
+ */
+
+/** Samples a {@linkcode Recent} keeps. */
+const KEEP = 32;
+/** New samples between two recomputations of the quantile. */
+const EVERY = 8;
+
+/**
+ * The last {@linkcode KEEP} samples of one measure, and a quantile of them that is recomputed
+ * every few samples (sorting 32 numbers), so that a sample costs a store.
+ *
+ * @example
+ * ```ts
+ * import { Recent } from "./latency.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const ttfb = new Recent();
+ * for (let i = 1; i <= 10; i++) ttfb.add(i * 10);
+ * assert.equal(ttfb.count, 10);
+ * assert.equal(ttfb.p90, 90);
+ * ```
+ */
+export class Recent {
+  #samples: number[] = [];
+  #next = 0;
+  #count = 0;
+  #since = 0;
+  #p90 = NaN;
+
+  /** Samples added so far (all of them, not only those kept). */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** The 90th percentile of the kept samples; `NaN` before the first. */
+  get p90(): number {
+    if (this.#since > 0 && (this.#since >= EVERY || this.#count <= EVERY)) {
+      const sorted = this.#samples.toSorted((a, b) => a - b);
+      this.#p90 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.9))]!;
+      this.#since = 0;
+    }
+    return this.#p90;
+  }
+
+  /** @param value A sample. */
+  add(value: number): void {
+    if (this.#samples.length < KEEP) this.#samples.push(value);
+    else this.#samples[this.#next] = value;
+    this.#next = (this.#next + 1) % KEEP;
+    this.#count++;
+    this.#since++;
+  }
+}
+
+/**
+ * A host's learned request rate, for pacing it after it throttles: the requests a second it
+ * accepted before the throttle, counting the wait it asked for, then probing upwards by a small
+ * step each second without a throttle (additive increase, multiplicative decrease). Before the
+ * first throttle the host is not paced.
+ *
+ * @example
+ * ```ts
+ * import { Pacer } from "./latency.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const pacer = new Pacer(0);
+ * assert.equal(pacer.take(0), 0); // not paced yet
+ * for (let i = 0; i < 20; i++) pacer.onSuccess();
+ * pacer.onThrottle(100, 900); // 20 accepted in 100 ms, then "wait 900 ms"
+ * assert.equal(Math.round(pacer.rate!), 20);
+ * ```
+ */
+export class Pacer {
+  /** Requests a second, once throttled. */
+  #rate: number | undefined;
+  /** Start of the current spell without a throttle. */
+  #epoch: number;
+  #accepted = 0;
+  #tokens = 1;
+  #last: number;
+  #lastIncrease = 0;
+  #throttled = -Infinity;
+
+  /** @param now The clock in milliseconds when the host is first seen. */
+  constructor(now: number) {
+    this.#epoch = now;
+    this.#last = now;
+  }
+
+  /** Requests a second the host is paced to; `undefined` while it is not paced. */
+  get rate(): number | undefined {
+    return this.#rate;
+  }
+
+  /** Records that the host accepted a request. */
+  onSuccess(): void {
+    this.#accepted++;
+  }
+
+  /**
+   * Records a throttle (429, or 503 with Retry-After): the pace becomes what the host accepted
+   * since the last throttle, over that time and the wait it asks for now, and never more than
+   * nine tenths of the pace that was just refused.
+   *
+   * @param now The clock in milliseconds.
+   * @param wait The wait the host asked for (Retry-After), 0 if none.
+   */
+  onThrottle(now: number, wait: number): void {
+    // Answers to requests sent before the last throttle took effect are the same wave.
+    if (now < this.#epoch || now - this.#throttled < WAVE) return;
+    this.#throttled = now;
+    if (this.#accepted >= 2) {
+      const span = Math.max(1000, now - this.#epoch + wait);
+      let rate = (this.#accepted * 1000) / span;
+      if (this.#rate !== undefined) rate = Math.min(rate, this.#rate * 0.9);
+      this.#rate = Math.max(MIN_RATE, rate);
+    } else if (this.#rate !== undefined) {
+      // Too few answers to measure: the pace that was refused, halved.
+      this.#rate = Math.max(MIN_RATE, this.#rate / 2);
+    }
+    this.#epoch = now + wait;
+    this.#accepted = 0;
+    this.#tokens = Math.min(this.#tokens, 1);
+    this.#last = Math.max(this.#last, now);
+    this.#lastIncrease = now + wait;
+  }
+
+  /**
+   * Takes a token if there is one.
+   *
+   * @param now The clock in milliseconds.
+   * @returns 0 when the request may go now (a token was taken), else the milliseconds to wait.
+   */
+  take(now: number): number {
+    let rate = this.#rate;
+    if (rate === undefined) return 0;
+    if (now - this.#lastIncrease >= 1000) {
+      // A second without a throttle: probe upwards by one request a second (or 5%, if more).
+      this.#rate = rate += Math.max(1, rate * 0.05);
+      this.#lastIncrease = now;
+    }
+    if (now > this.#last) {
+      this.#tokens = Math.min(1, this.#tokens + ((now - this.#last) * rate) / 1000);
+      this.#last = now;
+    }
+    if (this.#tokens >= 1 - 1e-9) {
+      this.#tokens = Math.max(0, this.#tokens - 1);
+      return 0;
+    }
+    return ((1 - this.#tokens) * 1000) / rate;
+  }
+}
+
+/** The slowest pace a throttling host is held to, in requests a second. */
+const MIN_RATE = 0.5;
+/** Milliseconds within which throttles count as one. */
+const WAVE = 500;
