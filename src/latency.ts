@@ -42,7 +42,7 @@ export class Recent {
   get p90(): number {
     if (this.#since > 0 && (this.#since >= EVERY || this.#count <= EVERY)) {
       const sorted = this.#samples.toSorted((a, b) => a - b);
-      this.#p90 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.9))]!;
+      this.#p90 = sorted[Math.ceil(sorted.length * 0.9) - 1]!;
       this.#since = 0;
     }
     return this.#p90;
@@ -60,9 +60,9 @@ export class Recent {
 
 /**
  * A host's learned request rate, for pacing it after it throttles: the requests a second it
- * accepted before the throttle, counting the wait it asked for, then probing upwards by a small
- * step each second without a throttle (additive increase, multiplicative decrease). Before the
- * first throttle the host is not paced.
+ * accepted before the throttle, then probing upwards by a small step each second without a
+ * throttle (additive increase, multiplicative decrease). Before the first throttle the host is
+ * not paced.
  *
  * @example
  * ```ts
@@ -71,9 +71,11 @@ export class Recent {
  *
  * const pacer = new Pacer(0);
  * assert.equal(pacer.take(0), 0); // not paced yet
- * for (let i = 0; i < 20; i++) pacer.onSuccess();
- * pacer.onThrottle(100, 900); // 20 accepted in 100 ms, then "wait 900 ms"
- * assert.equal(Math.round(pacer.rate!), 20);
+ * for (let i = 0; i < 20; i++) pacer.onSuccess(i * 50);
+ * pacer.onThrottle(1000, 990, 1000); // 20 accepted in a second, then "wait a second"
+ * assert.equal(pacer.rate, 20);
+ * assert.equal(pacer.take(2000), 0); // once the wait is over (the scheduler keeps it)...
+ * assert.equal(Math.round(pacer.take(2010)), 40); // ...20 a second
  * ```
  */
 export class Pacer {
@@ -86,6 +88,8 @@ export class Pacer {
   #last: number;
   #lastIncrease = 0;
   #throttled = -Infinity;
+  /** The rate the host accepted when it last throttled. */
+  #ceiling = 0;
 
   /** @param now The clock in milliseconds when the host is first seen. */
   constructor(now: number) {
@@ -98,28 +102,32 @@ export class Pacer {
     return this.#rate;
   }
 
-  /** Records that the host accepted a request. */
-  onSuccess(): void {
-    this.#accepted++;
+  /**
+   * Records that the host accepted a request.
+   *
+   * @param now The clock in milliseconds.
+   */
+  onSuccess(now: number): void {
+    if (now >= this.#epoch) this.#accepted++;
   }
 
   /**
-   * Records a throttle (429, or 503 with Retry-After): the pace becomes what the host accepted
-   * since the last throttle, over that time and the wait it asks for now, and never more than
-   * nine tenths of the pace that was just refused.
+   * Records a throttle (429, or 503 with Retry-After): the pace becomes the requests a second
+   * the host accepted since the last throttle's wait was over (over a second at the least), and
+   * never more than nine tenths of the pace that was just refused. A throttle of a request sent
+   * before the last one took effect is of the same wave, and changes nothing.
    *
    * @param now The clock in milliseconds.
+   * @param sent When the throttled request was sent.
    * @param wait The wait the host asked for (Retry-After), 0 if none.
    */
-  onThrottle(now: number, wait: number): void {
-    // Answers to requests sent before the last throttle took effect are the same wave.
-    if (now < this.#epoch || now - this.#throttled < WAVE) return;
+  onThrottle(now: number, sent: number, wait: number): void {
+    if (sent < this.#epoch || now - this.#throttled < WAVE) return;
     this.#throttled = now;
     if (this.#accepted >= 2) {
-      const span = Math.max(1000, now - this.#epoch + wait);
-      let rate = (this.#accepted * 1000) / span;
-      if (this.#rate !== undefined) rate = Math.min(rate, this.#rate * 0.9);
-      this.#rate = Math.max(MIN_RATE, rate);
+      const accepted = (this.#accepted * 1000) / Math.max(1000, now - this.#epoch);
+      this.#ceiling = accepted;
+      this.#rate = Math.max(MIN_RATE, Math.min(accepted, (this.#rate ?? Infinity) * 0.9));
     } else if (this.#rate !== undefined) {
       // Too few answers to measure: the pace that was refused, halved.
       this.#rate = Math.max(MIN_RATE, this.#rate / 2);
@@ -128,7 +136,8 @@ export class Pacer {
     this.#accepted = 0;
     this.#tokens = Math.min(this.#tokens, 1);
     this.#last = Math.max(this.#last, now);
-    this.#lastIncrease = now + wait;
+    // The first probe waits two seconds: a refused request costs the host's wait.
+    this.#lastIncrease = now + wait + 1000;
   }
 
   /**
@@ -141,8 +150,10 @@ export class Pacer {
     let rate = this.#rate;
     if (rate === undefined) return 0;
     if (now - this.#lastIncrease >= 1000) {
-      // A second without a throttle: probe upwards by one request a second (or 5%, if more).
-      this.#rate = rate += Math.max(1, rate * 0.05);
+      // A second without a throttle: probe upwards, by a tenth while well below the rate that
+      // was last refused, by a fiftieth near or above it.
+      const step = rate < 0.8 * this.#ceiling ? 0.1 : 0.02;
+      this.#rate = rate += Math.max(0.2, rate * step);
       this.#lastIncrease = now;
     }
     if (now > this.#last) {

@@ -288,7 +288,10 @@ export class Scheduler {
     let host = this.#hosts.get(key);
     if (!host) {
       host = {
-        limit: new AdaptiveLimit(this.#options.perHost),
+        // Probing for more after a throttle is slow: a refused request costs the host's wait.
+        limit: new AdaptiveLimit(this.#options.perHost, {
+          increaseEvery: 4 * this.#options.perHost,
+        }),
         pacer: new Pacer(performance.now()),
         inflight: 0,
         flying: new Set(),
@@ -505,7 +508,7 @@ export class Scheduler {
     }
     if (outcome.ok) {
       host.limit.onSuccess();
-      host.pacer.onSuccess();
+      host.pacer.onSuccess(now);
       if (outcome.ttfb !== undefined) host.ttfb.add(outcome.ttfb);
       if (outcome.gap !== undefined) host.gap.add(outcome.gap);
       host.took.add(now - task.sent!);
@@ -529,7 +532,7 @@ export class Scheduler {
         return { final: true, error };
       }
       host.limit.onThrottle(now, inflight);
-      host.pacer.onThrottle(now, wait ?? 0);
+      host.pacer.onThrottle(now, task.sent!, wait ?? 0);
       // Honoured exactly: nothing goes to the host before it is over.
       if (wait) this.#pause(task.host, host, wait);
     }
