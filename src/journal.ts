@@ -39,7 +39,6 @@ import {
   nameHash,
   type RecordedInput,
 } from "./journal/index.ts";
-import { redactUrl } from "./journal/redact.ts";
 import type { DownloadResult } from "./types.ts";
 
 export type { HeldName, JournalEntry, RecordedInput } from "./journal/index.ts";
@@ -194,7 +193,9 @@ export class Journal {
    * @param context Its name, path, identity and input entry.
    */
   record(result: DownloadResult, context: RecordContext): void {
-    if (result.skipped) return;
+    // `journal` and `duplicate` are known already; `exists` (another writer's file, or one whose
+    // record a kill lost) is recorded, or every later run would fetch it again.
+    if (result.skipped === "journal" || result.skipped === "duplicate") return;
     const now = Date.now();
     if (now - this.#clock >= 1000) {
       this.#clock = now;
@@ -281,5 +282,3 @@ function recordedInput(input: unknown, url: string): RecordedInput {
   }
   return copy;
 }
-
-export { redactUrl };
