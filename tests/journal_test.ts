@@ -73,7 +73,7 @@ Deno.test("the index reads back every record, in any order: short and long lines
   const index = JournalIndex.build(path)!;
   try {
     let seed = 7;
-    const order = names.map((name, i) => ({ name, i, key: (seed = (seed * 48271) % 2147483647) }));
+    const order = names.map((name, i) => ({ name, i, key: seed = (seed * 48271) % 2147483647 }));
     order.sort((a, b) => a.key - b.key);
     for (const pass of [order, order.slice().reverse(), order.slice().sort((a, b) => a.i - b.i)]) {
       for (const { name, i } of pass) {
