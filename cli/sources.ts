@@ -12,6 +12,7 @@ import { readEntries } from "../src/input/read.ts";
 import type { ColumnChoice } from "../src/input/columns.ts";
 import type { InputEntry, InputProblem } from "../src/input/entry.ts";
 import { Journal, type JournalEntry } from "../src/journal.ts";
+import { maskPasswords } from "../src/journal/redact.ts";
 import { UsageError } from "./flags.ts";
 
 /** One input list, opened. */
@@ -154,13 +155,13 @@ export async function* urlsOf(
     for await (const entry of entriesOf(source.label, source.stream, source.format, columns)) {
       if ("error" in entry) {
         skip({
-          url: entry.text,
+          url: maskPasswords(entry.text),
           ok: false,
           bytes: 0,
           reason: "invalid-url",
-          error: `${source.label}, ${
-            source.format === "parquet" ? "row" : "line"
-          } ${entry.line}: ${entry.error}; skipped`,
+          error: `${source.label}, ${source.format === "parquet" ? "row" : "line"} ${entry.line}: ${
+            maskPasswords(entry.error)
+          }; skipped`,
           attempts: 0,
           ms: 0,
         });

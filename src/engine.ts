@@ -13,7 +13,7 @@ import { RobotsCache } from "./robots/cache.ts";
 import { inShard } from "./shard.ts";
 import type { HeldName, Journal } from "./journal.ts";
 import { nameHash } from "./journal/index.ts";
-import { redactUrl } from "./journal/redact.ts";
+import { maskPasswords, redactUrl } from "./journal/redact.ts";
 import { NameAllocator } from "./name_table.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { PoolEvents, WorkerPool } from "./pool.ts";
@@ -192,11 +192,11 @@ export class Engine {
         return;
       }
       this.#push({
-        url,
+        url: maskPasswords(raw), // not a URL: redactUrl cannot find its password
         ok: false,
         bytes: 0,
         reason: "invalid-url",
-        error: checked.replaceAll(raw, url),
+        error: checked, // which repeats the text with its password masked
         attempts: 0,
         ms: 0,
         ...extras,

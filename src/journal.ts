@@ -19,7 +19,8 @@
  *
  * Crash safety: a record is appended only after its file was renamed into place, so a crash at
  * any moment leaves the journal consistent: at worst a file is saved but not yet journaled, and
- * the next run fetches it again. A cut last line is ignored (and the next run starts a new one).
+ * the next run fetches it again. A cut line is ignored, and every write starts on a new line, so
+ * a line cut by one writer never swallows another's record.
  *
  * Concurrent writers (several runs or shards into one directory): the file is opened with
  * O_APPEND and each write() holds whole lines, at most 64 KiB, so records of different writers
@@ -39,7 +40,6 @@ import {
   nameHash,
   type RecordedInput,
 } from "./journal/index.ts";
-import { redactUrl } from "./journal/redact.ts";
 import type { DownloadResult } from "./types.ts";
 
 export type { HeldName, JournalEntry, RecordedInput } from "./journal/index.ts";
@@ -134,12 +134,10 @@ export class Journal {
     let file: Deno.FsFile | undefined;
     try {
       file = await Deno.open(path, { append: true, create: true });
+      // A new journal: its header (two writers creating it at once write two; harmless). A cut
+      // last line needs nothing: every write starts on a new line.
       if (!index || index.lines === 0 && !index.torn) {
-        // A new journal: its header (two writers creating it at once write two; harmless).
         if ((await file.stat()).size === 0) await file.write(line(JOURNAL_HEADER));
-      } else if (index.torn) {
-        // After a crash mid-line, start on a fresh line.
-        await file.write(new Uint8Array([0x0a]));
       }
     } catch (error) {
       file?.close();
@@ -194,7 +192,9 @@ export class Journal {
    * @param context Its name, path, identity and input entry.
    */
   record(result: DownloadResult, context: RecordContext): void {
-    if (result.skipped) return;
+    // `journal` and `duplicate` are known already; `exists` (another writer's file, or one whose
+    // record a kill lost) is recorded, or every later run would fetch it again.
+    if (result.skipped === "journal" || result.skipped === "duplicate") return;
     const now = Date.now();
     if (now - this.#clock >= 1000) {
       this.#clock = now;
@@ -241,7 +241,10 @@ export class Journal {
           size += lines[to]!.length + 1;
           to++;
         }
-        const bytes = this.#encoder.encode(lines.slice(from, to).join("\n") + "\n");
+        // Each write starts on a new line: another writer killed mid-write may have left a cut
+        // line at the end, which would otherwise swallow this batch's first record. (The
+        // index skips the empty lines this leaves.)
+        const bytes = this.#encoder.encode("\n" + lines.slice(from, to).join("\n") + "\n");
         let at = 0;
         while (at < bytes.length) at += await this.#file.write(bytes.subarray(at));
         from = to;
@@ -281,5 +284,3 @@ function recordedInput(input: unknown, url: string): RecordedInput {
   }
   return copy;
 }
-
-export { redactUrl };

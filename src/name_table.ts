@@ -195,35 +195,9 @@ export class NameAllocator {
     this.#registry = registry;
   }
 
-  /** The number of names taken, by {@linkcode NameAllocator.allocate} and {@linkcode NameAllocator.reserve}. */
+  /** The number of names taken by {@linkcode NameAllocator.allocate}. */
   get size(): number {
     return this.#names.size;
-  }
-
-  /**
-   * Marks a name as taken, e.g. one that a previous run left in the output directory, so that
-   * no URL of this run gets it. The name is used as given (it should be one this module made);
-   * reserving a name twice is harmless.
-   *
-   * @param name The file name to keep out of this run's allocations.
-   * @throws {TypeError} When `name` is not a string.
-   *
-   * @example
-   * ```ts
-   * import { NameAllocator } from "./name_table.ts";
-   * import assert from "node:assert/strict";
-   *
-   * const names = new NameAllocator();
-   * names.reserve("cat.png");
-   * assert.notEqual(names.allocate(new URL("https://example.com/cat.png")).name, "cat.png");
-   * ```
-   */
-  reserve(name: string): void {
-    if (typeof name !== "string") {
-      throw new TypeError(`Cannot reserve a file name: expected a string, got ${typeof name}`);
-    }
-    const missing = this.#findName(name.normalize("NFC"));
-    if (missing < 0) this.#names.add(this.#nameHash.hi, this.#nameHash.lo, missing);
   }
 
   /**

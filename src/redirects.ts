@@ -1,7 +1,7 @@
 /**
  * Following HTTP redirects by hand (`redirect: "manual"`), so that every hop is checked: its URL
  * must be `http:` or `https:`, and with `denyPrivate`, its host must not be, or resolve to, a
- * private address. With a `guard`, every hop's connection also goes through it, so the address
+ * private address. With a `guard`, every hop's connection goes through it instead, so the address
  * connected to is the one checked (see `egress.ts`). Downloads and robots.txt fetches both go
  * through {@linkcode followRedirects}; each caller words the refusals its own way.
  *
@@ -66,7 +66,9 @@ export async function followRedirects(
   };
   let status: number | undefined;
   for (let hops = 0;; hops++) {
-    if (options.denyPrivate) {
+    // With a guard, the connection itself is checked (with the same sentence): checking here too
+    // would cost two more DNS queries a hop, from a resolver that may disagree with fetch's.
+    if (options.denyPrivate && !guard) {
       const verdict = await checkPublic(typeof url === "string" ? new URL(url) : url);
       if (verdict !== true) return { refused: "private", verdict, status };
     }

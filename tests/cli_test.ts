@@ -70,8 +70,10 @@ Deno.test("--digest puts each file's SHA-256 in the JSON results and the journal
     const run = await cli(["-o", out, "--json", "-q", ...(digest ? ["--digest"] : []), ...urls]);
     assert.equal(run.code, 0, run.stderr);
     const results = run.stdout.trim().split("\n").map((line) => JSON.parse(line));
-    const journal = (await Deno.readTextFile(`${out}/.downpour-journal.jsonl`)).trim().split("\n")
-      .map((line) => JSON.parse(line)).filter((entry) => !("downpour-journal" in entry));
+    const journal = (await Deno.readTextFile(`${out}/.downpour-journal.jsonl`)).split("\n")
+      .filter((line) => line !== "").map((line) => JSON.parse(line)).filter((entry) =>
+        !("downpour-journal" in entry)
+      );
     assert.equal(results.length, 3);
     assert.equal(journal.length, 3);
     for (const entry of [...results, ...journal]) {

@@ -303,3 +303,60 @@ Deno.test("a v1 journal (the format before names were recorded) is still read", 
   assert.equal(retry.code, 0, retry.stderr);
   assert.deepEqual(lines(retry.stdout).map((r) => [r.url, r.path]), [[failed, "y.png"]]);
 });
+
+Deno.test("a whole file at its name with no record (a writer killed before journaling it) is `exists`, recorded, and skipped by the next run without a request", async () => {
+  let requests = 0;
+  await using server = localServer(async () => {
+    requests++;
+    return new Response(await syntheticPng(3), { headers: { "content-type": "image/png" } });
+  });
+  await using dir = await tempDir("downpour-dir-");
+  const out = `${dir.path}/out`;
+  await Deno.mkdir(out);
+  await Deno.writeFile(`${out}/cat.png`, await syntheticPng(3));
+  const url = `${server.origin}/cat.png`;
+
+  const first = await cli(["-o", out, "-q", "--json", url]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(lines(first.stdout)[0]!.skipped, "exists");
+  assert.equal(requests, 1);
+  const records = lines(await Deno.readTextFile(`${out}/${JOURNAL_NAME}`)).filter((r) =>
+    "url" in r
+  );
+  assert.deepEqual(records.map((r) => [r.url, r.ok, r.name]), [[url, true, "cat.png"]]);
+
+  const second = await cli(["-o", out, "-q", "--json", url]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(lines(second.stdout)[0]!.skipped, "journal");
+  assert.equal(requests, 1, "the second run asked the server again");
+});
+
+Deno.test("a password in a text that is not a URL is never written either: --json, stderr, journal, --report", async () => {
+  await using dir = await tempDir("downpour-dir-");
+  const inputs = ["//user:s3cret@127.0.0.1:1/x.png", "user:s3cret@example.com/x.png"];
+  const list = `${dir.path}/list.txt`;
+  await Deno.writeTextFile(list, inputs.join("\n") + "\n");
+  for (const args of [inputs, ["-i", list]]) {
+    const out = `${dir.path}/out-${args.length}`;
+    const report = `${out}.report.json`;
+    const run = await cli(["-o", out, "--json", "--report", report, ...args]);
+    assert.equal(run.code, 1, run.stderr);
+    const results = lines(run.stdout);
+    assert.equal(results.length, 2);
+    for (const result of results) assert.equal(result.reason, "invalid-url");
+    assert.match(
+      String(results[0]!.error),
+      /write it as "https:\/\/user:\*\*\*@127\.0\.0\.1:1\/x\.png"/,
+    );
+    assert.equal(results[1]!.url, "user:***@example.com/x.png");
+    const written = {
+      json: run.stdout,
+      stderr: run.stderr,
+      report: await Deno.readTextFile(report),
+      journal: await Deno.readTextFile(`${out}/${JOURNAL_NAME}`).catch(() => ""),
+    };
+    for (const [where, text] of Object.entries(written)) {
+      assert.ok(!text.includes("s3cret"), `${where} holds the password: ${text}`);
+    }
+  }
+});

@@ -172,3 +172,29 @@ Deno.test("EgressGuard: close() ends the connections it holds, and refuses later
   await guard.close(); // twice is fine
   await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: guard.port }));
 });
+
+Deno.test("followRedirects with denyPrivate and a guard: the guard alone checks each hop (no second DNS look-up)", async () => {
+  const origin = counted((request) =>
+    new URL(request.url).pathname === "/go"
+      ? new Response(null, { status: 302, headers: { location: "/x.png" } })
+      : new Response("ok")
+  );
+  await using _server = origin.server;
+  let lookups = 0;
+  await using guard = new EgressGuard({
+    resolve: () => (lookups++, Promise.resolve(["127.0.0.1"])),
+    check: allowOk,
+  });
+  // ok.test is known to the guard's resolver only: a check of its own by the system's DNS
+  // would refuse it (and cost two queries a hop).
+  const followed = await followRedirects(`http://ok.test:${origin.port}/go`, {
+    init: {},
+    maxRedirects: 2,
+    denyPrivate: true,
+    guard,
+  });
+  assert.ok("response" in followed, JSON.stringify(followed));
+  assert.equal(await followed.response.text(), "ok");
+  assert.deepEqual(origin.paths, ["/go", "/x.png"]);
+  assert.equal(lookups, 1);
+});

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { maskPasswords } from "../journal/redact.ts";
+
 /** How much of an offending text a problem repeats. */
 const MAX_SHOWN = 200;
 
@@ -37,6 +39,8 @@ export function checkUrl(text: string): URL | string {
   }
   const url = URL.parse(text);
   if (url !== null && (url.protocol === "http:" || url.protocol === "https:")) return url;
+  // The problem repeats the text: never its password.
+  text = maskPasswords(text);
   const shown = JSON.stringify(clip(text));
   if (url === null) {
     const trimmed = text.trim();

@@ -8,9 +8,10 @@
  * - per line, one byte of flags (a v2 record, a v1 one, saved or not);
  * - per 16 lines, the byte offset where the first of them starts.
  *
- * A record is read back when it is needed, from the file, with positional reads through a small
- * cache of 64 KiB blocks (a re-run over the same list reads the journal in order, so mostly from
- * the cache). That is about 9 bytes per record: 10,000,000 records take about 90 MB.
+ * A record is read back when it is needed, from the file: its group of 16 lines (a few KiB),
+ * from one offset to the next, with one positional read, through a small cache of the most
+ * recently used groups (a re-run over the same list reads the journal in order, so mostly from
+ * the cache; the shards of one list interleave it, and then each look-up reads a few KiB). That is about 9 bytes per record: 10,000,000 records take about 90 MB.
  *
  * v2 records start with `{"h":"<16 hex digits of the name's hash>","ok":<true|false>`, so the
  * pass reads the hash and the outcome at fixed places without parsing the JSON; v1 lines (no
@@ -73,8 +74,10 @@ const PREFIX = new TextEncoder().encode('{"h":"');
 /** Where `t` (true) or `f` (false) of `"ok":` is in a v2 line. */
 const OK_AT = 29;
 const HEADER_START = new TextEncoder().encode('{"downpour-journal":');
-const BLOCK = 65536;
 const LINES_PER_OFFSET = 16;
+/** The most bytes, and groups of lines, the read-back cache holds. */
+const CACHE_BYTES = 1 << 20;
+const CACHE_GROUPS = 1024;
 /** A lower bound of a named record's size, to size the key array from the file's. */
 const MIN_RECORD = 48;
 
@@ -134,7 +137,9 @@ export class JournalIndex {
   #end = 0;
   /** The file ends with a cut line. */
   #torn = false;
-  #blocks = new Map<number, Uint8Array>();
+  /** Groups of lines read back, least recently used first, and their bytes in all. */
+  #groups = new Map<number, Uint8Array>();
+  #cached = 0;
   #decoder = new TextDecoder();
   #hash = new Fnv64();
 
@@ -153,11 +158,6 @@ export class JournalIndex {
   /** The lines indexed. */
   get lines(): number {
     return this.#lines;
-  }
-
-  /** The records that hold a name. */
-  get size(): number {
-    return this.#count;
   }
 
   /**
@@ -348,68 +348,57 @@ export class JournalIndex {
   /** Closes the file. */
   close(): void {
     this.#file.close();
-    this.#blocks.clear();
+    this.#groups.clear();
+    this.#cached = 0;
   }
 
-  /** The text of `line`, from the blocks. */
+  /** The text of `line`, from its group of lines. */
   #text(line: number): string | undefined {
     if (line >= this.#lines) return undefined;
-    let position = this.#offsets[Math.floor(line / LINES_PER_OFFSET)];
-    let skip = line % LINES_PER_OFFSET;
-    const parts: Uint8Array[] = [];
-    while (position < this.#end) {
-      const number = Math.floor(position / BLOCK);
-      const block = this.#block(number);
-      let at = position - number * BLOCK;
-      if (at >= block.length) return undefined;
-      while (skip > 0) {
-        const newline = block.indexOf(0x0a, at);
-        if (newline === -1) break;
-        at = newline + 1;
-        skip--;
-      }
-      if (skip > 0) {
-        position = (number + 1) * BLOCK;
-        continue;
-      }
-      const newline = block.indexOf(0x0a, at);
-      if (newline !== -1) {
-        parts.push(block.subarray(at, newline));
-        break;
-      }
-      parts.push(block.subarray(at));
-      position = (number + 1) * BLOCK;
-      skip = 0;
+    const group = this.#group(Math.floor(line / LINES_PER_OFFSET));
+    let at = 0;
+    for (let skip = line % LINES_PER_OFFSET; skip > 0; skip--) {
+      const newline = group.indexOf(0x0a, at);
+      if (newline === -1) return undefined;
+      at = newline + 1;
     }
-    if (parts.length === 1) return this.#decoder.decode(parts[0]);
-    let size = 0;
-    for (const part of parts) size += part.length;
-    const joined = new Uint8Array(size);
-    size = 0;
-    for (const part of parts) {
-      joined.set(part, size);
-      size += part.length;
-    }
-    return this.#decoder.decode(joined);
+    const newline = group.indexOf(0x0a, at);
+    return this.#decoder.decode(group.subarray(at, newline === -1 ? group.length : newline));
   }
 
-  /** Block `number` of the file (64 KiB), from a cache of the last few. */
-  #block(number: number): Uint8Array {
-    let block = this.#blocks.get(number);
-    if (block) return block;
-    const length = Math.min(BLOCK, this.#end - number * BLOCK);
-    block = new Uint8Array(Math.max(0, length));
-    this.#file.seekSync(number * BLOCK, Deno.SeekMode.Start);
+  /**
+   * The bytes of the 16 lines of `group` (from one offset to the next: a few KiB), read with one
+   * positional read, through a cache of the most recently used groups.
+   */
+  #group(group: number): Uint8Array {
+    let bytes = this.#groups.get(group);
+    if (bytes) {
+      // Most recently used: last in the map's order.
+      this.#groups.delete(group);
+      this.#groups.set(group, bytes);
+      return bytes;
+    }
+    const from = this.#offsets[group];
+    const to = (group + 1) * LINES_PER_OFFSET < this.#lines ? this.#offsets[group + 1] : this.#end;
+    bytes = new Uint8Array(Math.max(0, to - from));
+    this.#file.seekSync(from, Deno.SeekMode.Start);
     let filled = 0;
-    while (filled < block.length) {
-      const n = this.#file.readSync(block.subarray(filled));
+    while (filled < bytes.length) {
+      const n = this.#file.readSync(bytes.subarray(filled));
       if (n === null || n === 0) break;
       filled += n;
     }
-    block = block.subarray(0, filled);
-    if (this.#blocks.size >= 16) this.#blocks.delete(this.#blocks.keys().next().value!);
-    this.#blocks.set(number, block);
-    return block;
+    bytes = bytes.subarray(0, filled);
+    if (bytes.length <= CACHE_BYTES / 4) {
+      this.#groups.set(group, bytes);
+      this.#cached += bytes.length;
+      while (this.#cached > CACHE_BYTES || this.#groups.size > CACHE_GROUPS) {
+        const [oldest, evicted] = this.#groups.entries().next().value!;
+        this.#groups.delete(oldest);
+        this.#cached -= evicted.length;
+      }
+    }
+    return bytes;
   }
 }
 

@@ -38,7 +38,25 @@ export function redactUrl(url: string | URL): string {
   return copy.href;
 }
 
-/** Whether `url` has a password, which the journal does not keep. */
-export function hasPassword(url: URL): boolean {
-  return url.password !== "";
+/**
+ * Where a password is: after `//user:`, after a `user:` that starts the text, or after a quoted
+ * `"user:` (a text repeated in a message); the prefix is group 1 or 3, the password 2 or 4.
+ */
+const USERINFO =
+  /(^\s*[^\s/?#\\:@"']+:|\/\/[^\s/?#\\:@"']*:)([^/?#\\]*)@|("[^\s/?#\\:@"']+:)([^\s/?#\\"']*)@/g;
+
+/**
+ * `text`, which need not be a URL (a line of a list that is not one), with any password of the
+ * forms `scheme://user:pass@host` and `user:pass@host` replaced by `***`: for the messages and
+ * results about a text that cannot be parsed.
+ *
+ * @param text Any text, e.g. one line of a list.
+ * @returns The text with its passwords masked.
+ */
+export function maskPasswords(text: string): string {
+  if (!text.includes("@")) return text;
+  return text.replace(
+    USERINFO,
+    (_, user?: string, _password?: string, quoted?: string) => `${user ?? quoted}${REDACTED}@`,
+  );
 }
