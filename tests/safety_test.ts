@@ -449,6 +449,8 @@ Deno.test("resume: a partial file that is a saved file's other link (a commit ki
 });
 
 Deno.test("wholeness: a GIF or a JPEG is whole only when its blocks reach its end marker at its end", async () => {
+  // The encoder the dataset's resizing uses makes real GIFs and JPEGs to check.
+  // deno-lint-ignore no-import-prefix
   const { default: sharp } = await import("npm:sharp@0.35.5");
   const raw = { raw: { width: 40, height: 30, channels: 3 as const } };
   const pixels = new Uint8Array(40 * 30 * 3).map((_, i) => (i * 37) & 0xff);
