@@ -7,7 +7,15 @@
 import assert from "node:assert/strict";
 import { download, OutDirLostError } from "../mod.ts";
 import { fetchToFile } from "../src/worker/fetch_file.ts";
-import { partPath, resumeNotePath } from "../src/worker/resume.ts";
+import {
+  PartFile,
+  partPath,
+  RESUME_DIR,
+  resumeNotePath,
+  sweepParts,
+  WriterMark,
+} from "../src/worker/resume.ts";
+import { memoryBytes, wholeness } from "../src/worker/complete.ts";
 import type { WorkerConfig } from "../src/protocol.ts";
 import { Watch, Watchdog } from "../src/worker/watchdog.ts";
 import { collect, localServer, tempDir } from "./helpers.ts";
@@ -403,4 +411,169 @@ Deno.test("network errors name their cause: too large headers, an answer that is
   assert.match(big.error!, /headers are too large/);
   const garbage = await get(`${server.origin}/garbage.png`, config(out.path));
   assert.match(garbage.error!, /not valid HTTP/);
+});
+
+Deno.test("resume: a partial file that is a saved file's other link (a commit killed between link and unlink) is never appended to", async () => {
+  const body = png(300_000);
+  const modified = "Mon, 01 Jan 2024 00:00:00 GMT";
+  const ranges: string[] = [];
+  await using server = localServer((req) => {
+    const headers = { "last-modified": modified, date: new Date().toUTCString() };
+    const range = req.headers.get("range");
+    if (!range) return new Response(body, { headers });
+    ranges.push(range);
+    const start = Number(/bytes=(\d+)-/.exec(range)![1]);
+    return new Response("EXTRA", {
+      status: 206,
+      headers: { ...headers, "content-range": `bytes ${start}-${start + 4}/${start + 5}` },
+    });
+  });
+  await using out = await tempDir("downpour-safety-");
+  const href = `${server.origin}/a.png`;
+  // What a kill -9 between link(part, final) and unlink(part) leaves: the saved file, its
+  // temporary name (the same inode) and the note naming it.
+  await Deno.writeFile(`${out.path}/a.png`, body);
+  const part = partPath("a.png");
+  await Deno.link(`${out.path}/a.png`, `${out.path}/${part}`);
+  await Deno.mkdir(`${out.path}/${RESUME_DIR}`);
+  await Deno.writeTextFile(
+    resumeNotePath(out.path, "a.png"),
+    JSON.stringify({ path: "a.png", href, validator: modified, part }),
+  );
+  const outcome = await get(href, config(out.path), true, "a.png");
+  assert.equal(outcome.ok, true, outcome.error);
+  assert.deepEqual(await Deno.readFile(`${out.path}/a.png`), body, "the saved file is untouched");
+  assert.deepEqual(ranges, [], "nothing was resumed");
+  assert.deepEqual(await entries(out.path), [RESUME_DIR, "a.png"]);
+  assert.deepEqual(await entries(`${out.path}/${RESUME_DIR}`), [], "the note is gone");
+});
+
+Deno.test("wholeness: a GIF or a JPEG is whole only when its blocks reach its end marker at its end", async () => {
+  // The encoder the dataset's resizing uses makes real GIFs and JPEGs to check.
+  // deno-lint-ignore no-import-prefix
+  const { default: sharp } = await import("npm:sharp@0.35.5");
+  const raw = { raw: { width: 40, height: 30, channels: 3 as const } };
+  const pixels = new Uint8Array(40 * 30 * 3).map((_, i) => (i * 37) & 0xff);
+  const encode = async (image: import("npm:sharp@0.35.5").Sharp) =>
+    new Uint8Array(await image.toBuffer());
+  const whole = (type: "gif" | "jpeg", bytes: Uint8Array) => wholeness(type, memoryBytes(bytes));
+  const everyCutFails = (type: "gif" | "jpeg", bytes: Uint8Array) => {
+    for (let n = 0; n < bytes.length; n++) {
+      assert.notEqual(whole(type, bytes.subarray(0, n)), undefined, `${type} cut at ${n}`);
+    }
+  };
+
+  // A GIF with a 3B byte inside its image data, cut right after it.
+  const head = [...new TextEncoder().encode("GIF89a"), 10, 0, 10, 0, 0, 0, 0];
+  const image = [0x2c, 0, 0, 0, 0, 10, 0, 10, 0, 0, 8, 20, 1, 2, 3, 0x3b, ...Array(16).fill(9)];
+  const gif = new Uint8Array([...head, ...image, 0, 0x3b]);
+  assert.equal(whole("gif", gif), undefined);
+  assert.equal(whole("gif", new Uint8Array([...gif, 0, 0, 0])), undefined, "zero padding");
+  assert.match(whole("gif", gif.subarray(0, head.length + 16))!, /an image is cut/);
+  assert.match(whole("gif", new Uint8Array([...gif, 1, 0x3b]))!, /followed by more data/);
+  everyCutFails("gif", gif);
+  const encoded = await encode(sharp(pixels, raw).gif());
+  assert.equal(whole("gif", encoded), undefined);
+  everyCutFails("gif", encoded);
+
+  // JPEGs, baseline and progressive (several scans), and one with an EXIF thumbnail in APP1.
+  for (
+    const jpeg of [
+      await encode(sharp(pixels, raw).jpeg()),
+      await encode(sharp(pixels, raw).jpeg({ progressive: true })),
+    ]
+  ) {
+    assert.equal(whole("jpeg", jpeg), undefined);
+    everyCutFails("jpeg", jpeg);
+  }
+  const main = await encode(sharp(pixels, raw).jpeg());
+  const thumbnail = await encode(sharp(pixels, raw).resize(8, 6).jpeg());
+  const exif = [...new TextEncoder().encode("Exif\0\0II*\0"), 8, 0, 0, 0, ...thumbnail];
+  const app1 = [0xff, 0xe1, (exif.length + 2) >> 8, (exif.length + 2) & 0xff, ...exif];
+  const withThumbnail = new Uint8Array([0xff, 0xd8, ...app1, ...main.subarray(2)]);
+  assert.equal(whole("jpeg", withThumbnail), undefined);
+  const afterThumbnail = 2 + app1.length;
+  assert.deepEqual([...withThumbnail.subarray(afterThumbnail - 2, afterThumbnail)], [0xff, 0xd9]);
+  assert.match(whole("jpeg", withThumbnail.subarray(0, afterThumbnail))!, /before its EOI/);
+  const padded = new Uint8Array([...withThumbnail.subarray(0, afterThumbnail), 0, 0]);
+  assert.notEqual(whole("jpeg", padded), undefined);
+  assert.equal(whole("jpeg", new Uint8Array([...withThumbnail, 0, 0])), undefined, "zero padding");
+  assert.equal(whole("jpeg", new Uint8Array([...main, ...main])), undefined, "two, as in an MPO");
+  assert.match(whole("jpeg", new Uint8Array([...main, 1, 0xff, 0xd9]))!, /followed by more data/);
+});
+
+Deno.test("the sweep keeps a partial file whose note was written after the notes were listed", async () => {
+  await using out = await tempDir("downpour-safety-");
+  const resumed = partPath("x.png");
+  const abandoned = partPath("y.png");
+  const old = new Date(Date.now() - 60_000);
+  for (const part of [resumed, abandoned]) {
+    await Deno.writeFile(`${out.path}/${part}`, png(1000));
+    await Deno.utime(`${out.path}/${part}`, old, old);
+  }
+  await Deno.mkdir(`${out.path}/${RESUME_DIR}`);
+  await Deno.writeTextFile(
+    resumeNotePath(out.path, "x.png"),
+    JSON.stringify({
+      path: "x.png",
+      href: "http://h.example/x.png",
+      validator: '"v1"',
+      part: resumed,
+    }),
+  );
+  // The notes as listed before a live writer took x.png's partial file over and was cut off.
+  await sweepParts(out.path, new Set());
+  assert.deepEqual(await entries(out.path), [RESUME_DIR, resumed]);
+});
+
+Deno.test("supersede() keeps the note of a partial file that a live writer holds", async () => {
+  await using out = await tempDir("downpour-safety-");
+  const part = partPath("x.png");
+  const note = resumeNotePath(out.path, "x.png");
+  await Deno.writeFile(`${out.path}/${part}`, png(1000));
+  await Deno.mkdir(`${out.path}/${RESUME_DIR}`);
+  await Deno.writeTextFile(
+    note,
+    JSON.stringify({ path: "x.png", href: "http://h.example/x.png", validator: '"v1"', part }),
+  );
+  const job = { path: "x.png", href: "http://h.example/x.png", resume: true };
+  {
+    using writer = await Deno.open(`${out.path}/${part}`, { read: true, write: true });
+    writer.lockSync(true);
+    using attempt = new PartFile(out.path, job);
+    assert.equal(attempt.resumable(), undefined, "held by the writer");
+    attempt.supersede();
+    assert.deepEqual(await entries(out.path), [RESUME_DIR, part]);
+    assert.deepEqual(await entries(`${out.path}/${RESUME_DIR}`), [note.split("/").at(-1)]);
+  }
+  using later = new PartFile(out.path, { ...job, href: "http://h.example/other.png" });
+  later.supersede(); // the writer is gone: both go
+  assert.deepEqual(await entries(out.path), [RESUME_DIR]);
+  assert.deepEqual(await entries(`${out.path}/${RESUME_DIR}`), []);
+});
+
+Deno.test("a run that starts while another ends and removes the empty directory of notes starts", async () => {
+  await using out = await tempDir("downpour-safety-");
+  for (let i = 0; i < 200; i++) {
+    const ending = await WriterMark.create(out.path);
+    const [, starting] = await Promise.all([ending.release(), WriterMark.create(out.path)]);
+    await starting.release();
+  }
+});
+
+Deno.test("a resume note never holds the URL's password, and the same URL resumes from it", async () => {
+  await using out = await tempDir("downpour-safety-");
+  const job = { path: "x.png", href: "http://user:s3cret@h.example/x.png", resume: false };
+  {
+    using first = new PartFile(out.path, job);
+    first.create('"v1"', '"v1"', 5000);
+    first.write(png(1000));
+    assert.equal(first.kept, true);
+  }
+  const text = await Deno.readTextFile(resumeNotePath(out.path, "x.png"));
+  assert.ok(!text.includes("s3cret"), text);
+  assert.equal(JSON.parse(text).href, "http://user:***@h.example/x.png");
+  using again = new PartFile(out.path, { ...job, resume: true });
+  assert.equal(again.resumable()?.size, 1000);
+  assert.ok(!(await Deno.readTextFile(resumeNotePath(out.path, "x.png"))).includes("s3cret"));
 });

@@ -6,8 +6,8 @@
  * | format    | whole when                                                                  |
  * | --------- | --------------------------------------------------------------------------- |
  * | PNG       | the last 12 bytes are the IEND chunk                                        |
- * | JPEG      | it ends with the EOI marker `FF D9` (trailing zero bytes allowed)           |
- * | GIF       | it ends with the trailer `3B` (trailing zero bytes allowed)                 |
+ * | JPEG      | its segments, from SOI through its scans, end in the EOI marker at its end  |
+ * | GIF       | its blocks, from the header through its images, end in the trailer `3B`   |
  * | WebP      | the RIFF size is the file's size − 8                                        |
  * | AVIF/HEIF | the top-level boxes' sizes add up to the file's size (no box "to the end")  |
  * | BMP       | the header's `bfSize` is the file's size                                    |
@@ -15,7 +15,8 @@
  * | ICO       | every image the directory lists is there                                    |
  * | SVG       | it ends with `</svg>`, white space aside                                    |
  *
- * Anything else (kept only with `anyType`) has no structure to check, and counts as whole when
+ * (Trailing zero bytes are allowed after a JPEG's EOI and a GIF's trailer; a JPEG may be followed by
+ * further whole JPEGs, as in an MPO.) Anything else (kept only with `anyType`) has no structure to check, and counts as whole when
  * its connection ended cleanly.
  *
  * @module
@@ -59,20 +60,159 @@ export function fileBytes(file: Deno.FsFile, size: number): Bytes {
 
 const IEND = [0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
 
-/** The body's last `n` bytes with trailing zero bytes dropped (up to 4 KiB of them). */
-function endWithoutZeros(bytes: Bytes, n: number): Uint8Array {
-  const tail = bytes.read(Math.max(0, bytes.size - 4096 - n), 4096 + n);
-  let end = tail.byteLength;
-  while (end > 0 && tail[end - 1] === 0) end--;
-  return tail.subarray(Math.max(0, end - n), end);
-}
-
 function u32be(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
 function u32le(b: Uint8Array, at: number): number {
   return ((b[at + 3]! << 24) | (b[at + 2]! << 16) | (b[at + 1]! << 8) | b[at]!) >>> 0;
+}
+
+/**
+ * Reads a {@linkcode Bytes} a window at a time, for walks that step through a body a few bytes at
+ * a time: one read per window, not one per step.
+ */
+class Window {
+  static readonly SIZE = 256 * 1024;
+  #bytes: Bytes;
+  #start = 0;
+  #buffer: Uint8Array = new Uint8Array(0);
+
+  constructor(bytes: Bytes) {
+    this.#bytes = bytes;
+  }
+
+  /** The byte at `at`, or `undefined` past the end. */
+  byte(at: number): number | undefined {
+    if (at < this.#start || at >= this.#start + this.#buffer.byteLength) {
+      if (at >= this.#bytes.size || at < 0) return undefined;
+      this.#start = at;
+      this.#buffer = this.#bytes.read(at, Window.SIZE);
+    }
+    return this.#buffer[at - this.#start];
+  }
+
+  /** Where the next byte `value` is from `at` on, or -1. */
+  find(at: number, value: number): number {
+    while (at < this.#bytes.size) {
+      if (this.byte(at) === undefined) return -1;
+      const found = this.#buffer.indexOf(value, at - this.#start);
+      if (found >= 0) return this.#start + found;
+      at = this.#start + this.#buffer.byteLength;
+    }
+    return -1;
+  }
+
+  /** Whether every byte from `at` to the end is zero. */
+  zerosFrom(at: number): boolean {
+    for (; at < this.#bytes.size; at = this.#start + this.#buffer.byteLength) {
+      if (this.byte(at) === undefined) return false;
+      for (let i = at - this.#start; i < this.#buffer.byteLength; i++) {
+        if (this.#buffer[i] !== 0) return false;
+      }
+    }
+    return true;
+  }
+}
+
+/**
+ * GIF: the header, the logical screen descriptor and its global colour table, then extensions
+ * (`21`, a label, sub-blocks up to an empty one) and images (`2C`, a descriptor, a local colour
+ * table, the LZW code size, sub-blocks up to an empty one), up to the trailer `3B`, which must end
+ * the body (zero bytes aside): a `3B` inside image data is not the end.
+ */
+function gifProblem(bytes: Bytes): string | undefined {
+  const window = new Window(bytes);
+  const screen = window.byte(10);
+  if (screen === undefined || window.byte(12) === undefined) return "its header is cut";
+  let at = 13 + (screen & 0x80 ? 3 << ((screen & 7) + 1) : 0);
+  const subBlocks = (): boolean => {
+    for (;;) {
+      const length = window.byte(at);
+      if (length === undefined) return false;
+      at += 1 + length;
+      if (length === 0) return true;
+    }
+  };
+  for (;;) {
+    const block = window.byte(at);
+    if (block === undefined) return `it ends at byte ${bytes.size} before its trailer (3B)`;
+    if (block === 0x3b) {
+      return window.zerosFrom(at + 1)
+        ? undefined
+        : `its trailer (3B) at byte ${at} is followed by more data`;
+    }
+    if (block === 0x21) {
+      at += 2;
+      if (!subBlocks()) return `an extension block is cut at byte ${bytes.size}`;
+    } else if (block === 0x2c) {
+      const packed = window.byte(at + 9);
+      if (packed === undefined) return `an image descriptor is cut at byte ${bytes.size}`;
+      at += 10 + (packed & 0x80 ? 3 << ((packed & 7) + 1) : 0) + 1;
+      if (!subBlocks()) return `an image is cut at byte ${bytes.size}`;
+    } else {
+      return `it has an unknown block (${block.toString(16)}) at byte ${at}`;
+    }
+  }
+}
+
+/**
+ * JPEG: from SOI, each marker segment by its length up to a scan (SOS), then the scan's
+ * entropy-coded data up to the next marker (`FF 00` is a stuffed `FF`, `FF D0`-`FF D7` restart
+ * markers), and so on to EOI, after at least one scan, at the body's end (zero bytes aside, or
+ * another whole JPEG, as in an MPO). An EOI inside a segment (an EXIF thumbnail's) is skipped
+ * with its segment, so it never counts.
+ */
+function jpegProblem(bytes: Bytes): string | undefined {
+  const window = new Window(bytes);
+  let at = 0;
+  for (;;) {
+    if (window.byte(at) !== 0xff || window.byte(at + 1) !== 0xd8) {
+      return `no SOI marker (FF D8) at byte ${at}`;
+    }
+    at += 2;
+    let scanned = false;
+    for (;;) {
+      if (window.byte(at) !== 0xff) {
+        return window.byte(at) === undefined
+          ? `it ends at byte ${bytes.size} before its EOI marker (FF D9)`
+          : `no marker at byte ${at}`;
+      }
+      while (window.byte(at + 1) === 0xff) at++; // fill bytes
+      const marker = window.byte(at + 1);
+      if (marker === undefined) return `it ends at byte ${bytes.size} before its EOI marker`;
+      at += 2;
+      if (marker === 0xd9) {
+        if (!scanned) return `its EOI marker at byte ${at - 2} comes before any scan`;
+        break;
+      }
+      if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue;
+      if (marker === 0xd8 || marker === 0x00) return `a stray marker at byte ${at - 2}`;
+      const high = window.byte(at);
+      const low = window.byte(at + 1);
+      if (high === undefined || low === undefined) return `a segment is cut at byte ${bytes.size}`;
+      const length = (high << 8) | low;
+      if (length < 2) return `a segment at byte ${at - 2} has the impossible length ${length}`;
+      at += length;
+      if (at > bytes.size) return `a segment runs past the end, at byte ${bytes.size}`;
+      if (marker !== 0xda) continue;
+      scanned = true;
+      // The scan's entropy-coded data runs to the first marker that is not a stuffed byte or a
+      // restart marker.
+      for (;;) {
+        at = window.find(at, 0xff);
+        if (at < 0) return `its scan data is cut at byte ${bytes.size}`;
+        const next = window.byte(at + 1);
+        if (next === undefined) return `its scan data is cut at byte ${bytes.size}`;
+        if (next !== 0x00 && (next < 0xd0 || next > 0xd7)) break;
+        at += 2;
+      }
+    }
+    if (window.zerosFrom(at)) return undefined;
+    if (window.byte(at) !== 0xff || window.byte(at + 1) !== 0xd8) {
+      return `its EOI marker at byte ${at - 2} is followed by more data`;
+    }
+  }
 }
 
 /** ISO-BMFF (AVIF, HEIF): the top-level boxes tile the file exactly. */
@@ -188,9 +328,9 @@ function icoProblem(bytes: Bytes): string | undefined {
  * import { memoryBytes, wholeness } from "./complete.ts";
  * import assert from "node:assert/strict";
  *
- * const gif = new Uint8Array([...new TextEncoder().encode("GIF89a"), 1, 0, 1, 0, 0x3b]);
+ * const gif = new Uint8Array([...new TextEncoder().encode("GIF89a"), 1, 0, 1, 0, 0, 0, 0, 0x3b]);
  * assert.equal(wholeness("gif", memoryBytes(gif)), undefined);
- * assert.match(wholeness("gif", memoryBytes(gif.subarray(0, 9)))!, /trailer/);
+ * assert.match(wholeness("gif", memoryBytes(gif.subarray(0, 13)))!, /trailer/);
  * ```
  */
 export function wholeness(type: ImageType | undefined, bytes: Bytes): string | undefined {
@@ -204,14 +344,12 @@ export function wholeness(type: ImageType | undefined, bytes: Bytes): string | u
         : "the PNG does not end with its IEND chunk";
     }
     case "jpeg": {
-      const end = endWithoutZeros(bytes, 2);
-      return end.byteLength === 2 && end[0] === 0xff && end[1] === 0xd9
-        ? undefined
-        : "the JPEG does not end with its EOI marker (FF D9)";
+      const problem = jpegProblem(bytes);
+      return problem ? `the JPEG is not whole: ${problem}` : undefined;
     }
     case "gif": {
-      const end = endWithoutZeros(bytes, 1);
-      return end[0] === 0x3b ? undefined : "the GIF does not end with its trailer (3B)";
+      const problem = gifProblem(bytes);
+      return problem ? `the GIF is not whole: ${problem}` : undefined;
     }
     case "webp": {
       const head = bytes.read(0, 12);

@@ -412,24 +412,18 @@ function rangeProblem(
 }
 
 /**
- * Receives a body to its end: a small one of known length in memory, in one go; any other through
- * one buffer, into the temporary file.
+ * Receives a body to its end through one buffer of this download's, filled in place by BYOB reads:
+ * no allocation per chunk, so memory stays flat however large the file. A small body of known
+ * length is read into a buffer of its size, in one go; any other body that fits the stream buffer
+ * stays in memory too; a larger one goes to the temporary file each time the buffer fills. The
+ * body is hashed as it comes when the attempt needs its SHA-256.
  */
-async function receive(attempt: Attempt, response: Response, head: Head): Promise<Body | Refusal> {
-  return await stream(attempt, response, head, attempt.hashing ? await sha256Hash() : undefined);
-}
-
-/**
- * Streams a body through one buffer of this download's, filled in place by BYOB reads: no
- * allocation per chunk, so memory stays flat however large the file. A body that fits the buffer
- * stays in memory; a larger one goes to the temporary file each time the buffer fills.
- */
-async function stream(
-  { config, watch, part }: Attempt,
+async function receive(
+  { config, watch, part, hashing }: Attempt,
   response: Response,
   head: Head,
-  hash: Hash | undefined,
 ): Promise<Body | Refusal> {
+  const hash = hashing ? await sha256Hash() : undefined;
   const signal = watch.signal;
   const { declared } = head;
   // The common case, a small body of known length, is read into a buffer of its size (and one

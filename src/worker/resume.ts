@@ -29,6 +29,7 @@
 import type { Hash } from "node:crypto";
 import type { Job } from "../protocol.ts";
 import { stableHash } from "../hash.ts";
+import { redactUrl } from "../journal/redact.ts";
 import { type Bytes, fileBytes, memoryBytes } from "./complete.ts";
 
 /** The directory, inside the output directory, of the notes on resumable partial files. */
@@ -38,7 +39,7 @@ export const RESUME_DIR = ".downpour-resume";
 export interface ResumeNote {
   /** The final path, relative to the output directory. */
   path: string;
-  /** The URL the partial body came from. */
+  /** The URL the partial body came from, its password redacted: none is ever written to disk. */
   href: string;
   /** The strong validator the body had, for If-Range: a strong ETag or a Last-Modified. */
   validator: string;
@@ -104,6 +105,68 @@ export function resumeNotePath(out: string, path: string): string {
 }
 
 /**
+ * What a note's text says, or `undefined` when it is not a note (cut by a crash, say): the one
+ * reader of notes. A `part` is kept only when it is a temporary name in the final file's directory.
+ */
+function parseNote(text: string): Partial<ResumeNote> | undefined {
+  let note: unknown;
+  try {
+    note = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (note === null || typeof note !== "object" || Array.isArray(note)) return undefined;
+  const read = note as Record<string, unknown>;
+  const string = (key: string) => typeof read[key] === "string" ? read[key] as string : undefined;
+  const part = string("part");
+  return {
+    path: string("path"),
+    href: string("href"),
+    validator: string("validator"),
+    part: part !== undefined && PART_NAME.test(part) && !part.includes("/") ? part : undefined,
+    etag: string("etag"),
+    total: typeof read.total === "number" ? read.total : undefined,
+  };
+}
+
+/** The note at `path`, if it is a regular file that can be read as one. */
+function readNoteSync(path: string): Partial<ResumeNote> | undefined {
+  try {
+    if (!Deno.lstatSync(path).isFile) return undefined;
+    return parseNote(Deno.readTextFileSync(path));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every note in `out`'s directory of notes that can be read. */
+async function* allNotes(out: string): AsyncGenerator<Partial<ResumeNote>> {
+  let entries: AsyncIterable<Deno.DirEntry>;
+  try {
+    entries = Deno.readDir(`${out}/${RESUME_DIR}`);
+    for await (const entry of entries) {
+      if (!entry.isFile || !entry.name.endsWith(".json")) continue;
+      let text: string;
+      try {
+        text = await Deno.readTextFile(`${out}/${RESUME_DIR}/${entry.name}`);
+      } catch {
+        continue; // gone since the listing
+      }
+      const note = parseNote(text);
+      if (note) yield note;
+    }
+  } catch {
+    // No notes.
+  }
+}
+
+/** The temporary path a note names, relative to the output directory. */
+function namedPart(note: Partial<ResumeNote>): string | undefined {
+  if (note.path === undefined || note.part === undefined) return undefined;
+  return note.path.slice(0, note.path.lastIndexOf("/") + 1) + note.part;
+}
+
+/**
  * The paths that have a resume note from an interrupted run; a note that cannot be read is
  * skipped, and its download starts over.
  *
@@ -112,19 +175,7 @@ export function resumeNotePath(out: string, path: string): string {
  */
 export async function resumeNotes(out: string): Promise<Set<string>> {
   const paths = new Set<string>();
-  try {
-    for await (const entry of Deno.readDir(`${out}/${RESUME_DIR}`)) {
-      if (!entry.isFile || !entry.name.endsWith(".json")) continue;
-      try {
-        const note = JSON.parse(await Deno.readTextFile(`${out}/${RESUME_DIR}/${entry.name}`));
-        if (typeof note?.path === "string") paths.add(note.path);
-      } catch {
-        // A note cut by a crash: that download starts over.
-      }
-    }
-  } catch {
-    // No notes.
-  }
+  for await (const note of allNotes(out)) if (note.path !== undefined) paths.add(note.path);
   return paths;
 }
 
@@ -144,13 +195,22 @@ export class WriterMark {
     this.#file = file;
   }
 
-  /** Leaves a locked mark in `out`. */
+  /**
+   * Leaves a locked mark in `out`. Another run that ends may remove the directory of notes, when
+   * it finds it empty, between its making and the mark's: then it is made again, once.
+   */
   static async create(out: string): Promise<WriterMark> {
-    await Deno.mkdir(`${out}/${RESUME_DIR}`, { recursive: true });
     const path = `${out}/${RESUME_DIR}/writer-${crypto.randomUUID()}${MARK_SUFFIX}`;
-    const file = await Deno.open(path, { write: true, createNew: true });
-    file.lockSync(true);
-    return new WriterMark(out, path, file);
+    for (let again = false;; again = true) {
+      await Deno.mkdir(`${out}/${RESUME_DIR}`, { recursive: true });
+      try {
+        const file = await Deno.open(path, { write: true, createNew: true });
+        file.lockSync(true);
+        return new WriterMark(out, path, file);
+      } catch (error) {
+        if (again || !(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    }
   }
 
   /** Removes the mark, and the directory of resume notes if nothing is left in it. */
@@ -198,34 +258,42 @@ function clearDeadMarks(out: string): boolean {
  * @param out The output directory.
  */
 export async function tidyResumeDir(out: string): Promise<void> {
-  if (!clearDeadMarks(out)) {
-    await Deno.remove(`${out}/${RESUME_DIR}`).catch(() => {});
-    return;
-  }
-  const named = new Set<string>();
-  try {
-    for await (const entry of Deno.readDir(`${out}/${RESUME_DIR}`)) {
-      if (!entry.isFile || !entry.name.endsWith(".json")) continue;
-      try {
-        const note = JSON.parse(await Deno.readTextFile(`${out}/${RESUME_DIR}/${entry.name}`));
-        if (typeof note?.path === "string" && typeof note?.part === "string") {
-          const slash = note.path.lastIndexOf("/");
-          named.add(`${note.path.slice(0, slash + 1)}${note.part}`);
-        }
-      } catch {
-        // Unreadable: it names nothing.
-      }
+  if (clearDeadMarks(out)) {
+    const named = new Set<string>();
+    for await (const note of allNotes(out)) {
+      const part = namedPart(note);
+      if (part !== undefined) named.add(part);
     }
-  } catch {
-    // No notes.
+    await sweepParts(out, named);
   }
+  await Deno.remove(`${out}/${RESUME_DIR}`).catch(() => {});
+}
+
+/**
+ * Removes the temporary files in `out` and its `NNNN/` subdirectories that no writer holds and
+ * that no note names. `named` (the parts the notes named when they were listed) spares most
+ * of those a note names without a look; as a note may have been written since (a live writer
+ * took a partial file over, renamed it and was cut off), each file's note is read again, while
+ * its lock is held, just before it goes.
+ *
+ * @param out The output directory.
+ * @param named Paths, relative to `out`, of the temporary files that notes named.
+ */
+export async function sweepParts(out: string, named: ReadonlySet<string>): Promise<void> {
   const sweep = async (dir: string, prefix: string, depth: number) => {
     try {
       for await (const entry of Deno.readDir(dir)) {
         if (entry.isDirectory && depth === 0 && /^\d{4}$/.test(entry.name)) {
           await sweep(`${dir}/${entry.name}`, `${entry.name}/`, 1);
         } else if (entry.isFile && PART_NAME.test(entry.name)) {
-          if (!named.has(prefix + entry.name)) removeIfAbandoned(`${dir}/${entry.name}`);
+          if (named.has(prefix + entry.name)) continue;
+          // `.NAME.` + 16 hex digits + `.part`: the note to read again is NAME's.
+          const note = resumeNotePath(out, prefix + entry.name.slice(1, -22));
+          removeIfAbandoned(
+            `${dir}/${entry.name}`,
+            100,
+            () => readNoteSync(note)?.part === entry.name,
+          );
         }
       }
     } catch {
@@ -233,23 +301,27 @@ export async function tidyResumeDir(out: string): Promise<void> {
     }
   };
   await sweep(out, "", 0);
-  await Deno.remove(`${out}/${RESUME_DIR}`).catch(() => {});
 }
 
 /**
  * Removes a temporary file unless a writer holds its lock, or it is younger than `minAge`
- * milliseconds (a writer locks its file a moment after creating it).
+ * milliseconds (a writer locks its file a moment after creating it), or `keep()`, asked while the
+ * lock is held, says so.
+ *
+ * @returns Whether no file of a writer's is left at `path`: it was removed, was not there, or is
+ * not a regular file.
  */
-function removeIfAbandoned(path: string, minAge = 100): void {
+function removeIfAbandoned(path: string, minAge = 100, keep?: () => boolean): boolean {
   try {
-    if (!Deno.lstatSync(path).isFile) return;
+    if (!Deno.lstatSync(path).isFile) return true;
     using file = Deno.openSync(path, { read: true });
     const info = file.statSync();
-    if (!info.isFile || Date.now() - (info.mtime?.getTime() ?? 0) < minAge) return;
-    if (!file.tryLockSync(true)) return;
+    if (!info.isFile || Date.now() - (info.mtime?.getTime() ?? 0) < minAge) return false;
+    if (!file.tryLockSync(true) || keep?.()) return false;
     Deno.removeSync(path);
-  } catch {
-    // Gone already, or not ours to remove.
+    return true;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound; // else not ours to remove
   }
 }
 
@@ -394,26 +466,31 @@ export class PartFile implements Disposable {
 
   /** The note, if there is one that can be read, as a regular file. */
   #readNote(): Partial<ResumeNote> | undefined {
-    try {
-      if (!Deno.lstatSync(this.#note()).isFile) return undefined;
-      const note = JSON.parse(Deno.readTextFileSync(this.#note()));
-      return note !== null && typeof note === "object" ? note : undefined;
-    } catch {
-      return undefined;
-    }
+    return readNoteSync(this.#note());
   }
 
-  /** Writes the note, whole or not at all (a temporary file renamed over it). */
+  /**
+   * Writes the note, whole or not at all (a temporary file renamed over it). A run that ends may
+   * remove the directory of notes, when it finds it empty, between its making and the write:
+   * then it is made again, once.
+   */
   #writeNote(note: ResumeNote): void {
     this.#noted = true; // before the write: a note that is half written must go too
     disk("write the resume note", () => {
-      try {
-        Deno.mkdirSync(`${this.#out}/${RESUME_DIR}`);
-      } catch (error) {
-        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      }
       const temporary = `${this.#note()}.${partPath("n").slice(3, 19)}.tmp`;
-      Deno.writeTextFileSync(temporary, JSON.stringify(note), { createNew: true });
+      for (let again = false;; again = true) {
+        try {
+          Deno.mkdirSync(`${this.#out}/${RESUME_DIR}`);
+        } catch (error) {
+          if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+        }
+        try {
+          Deno.writeTextFileSync(temporary, JSON.stringify(note), { createNew: true });
+          break;
+        } catch (error) {
+          if (again || !(error instanceof Deno.errors.NotFound)) throw error;
+        }
+      }
       Deno.renameSync(temporary, this.#note());
     });
   }
@@ -431,7 +508,9 @@ export class PartFile implements Disposable {
   /**
    * Takes over the partial file an earlier attempt left, to resume it: opens and locks it (a
    * writer that still holds it keeps it), renames it to a name of this attempt's own and rewrites
-   * the note to name it. Only a regular file is taken over: never a symlink, a FIFO or a device.
+   * the note to name it. Only a regular file is taken over: never a symlink, a FIFO or a device;
+   * nor one with another link, as a commit killed between its `link(2)` and its `unlink(2)`
+   * leaves (its partial file is the saved file): that name and its note go.
    *
    * @returns The partial file's size and what its note says; `undefined` when the job has no
    * note, or the note is unreadable or for another URL, or the partial file is missing, empty,
@@ -441,8 +520,8 @@ export class PartFile implements Disposable {
     if (!this.#job.resume) return undefined;
     const note = this.#readNote();
     if (
-      !note || note.href !== this.#job.href || typeof note.validator !== "string" ||
-      typeof note.part !== "string" || !PART_NAME.test(note.part) || note.part.includes("/")
+      !note || note.href !== redactUrl(this.#job.href) || note.validator === undefined ||
+      note.part === undefined
     ) {
       return undefined;
     }
@@ -454,6 +533,13 @@ export class PartFile implements Disposable {
       file = Deno.openSync(source, { read: true, append: true });
       const opened = file.statSync();
       if (!opened.isFile || opened.ino !== before.ino || !file.tryLockSync(true)) {
+        file.close();
+        return undefined;
+      }
+      if ((opened.nlink ?? 1) > 1) {
+        // Another name shares its bytes: a committed file. Appending would change that file.
+        removeQuietly(source);
+        removeQuietly(this.#note());
         file.close();
         return undefined;
       }
@@ -473,13 +559,13 @@ export class PartFile implements Disposable {
       const resumable: Resumable = {
         size: opened.size,
         validator: note.validator,
-        ...(typeof note.etag === "string" ? { etag: note.etag } : {}),
-        ...(typeof note.total === "number" ? { total: note.total } : {}),
+        ...(note.etag !== undefined ? { etag: note.etag } : {}),
+        ...(note.total !== undefined ? { total: note.total } : {}),
       };
       this.#fate = "keep";
       this.#writeNote({
         path: this.#job.path,
-        href: this.#job.href,
+        href: redactUrl(this.#job.href),
         part: own.slice(this.#dir.length),
         ...resumable,
       } as ResumeNote);
@@ -502,13 +588,12 @@ export class PartFile implements Disposable {
   supersede(): void {
     if (!this.#part) {
       // A note this attempt did not take over (another URL's, or a partial file held by another
-      // writer): the partial file goes unless a writer holds it, and the note with it.
+      // writer): the partial file goes unless a writer holds it, and the note only with it.
       if (!this.#job.resume) return;
       const part = this.#readNote()?.part;
-      if (typeof part === "string" && PART_NAME.test(part) && !part.includes("/")) {
-        removeIfAbandoned(this.#dir + part, 0);
+      if (part === undefined || removeIfAbandoned(this.#dir + part, 0)) {
+        removeQuietly(this.#note());
       }
-      removeQuietly(this.#note());
       return;
     }
     this.#file?.close();
@@ -575,7 +660,7 @@ export class PartFile implements Disposable {
     if (!validator) return;
     this.#writeNote({
       path: this.#job.path,
-      href: this.#job.href,
+      href: redactUrl(this.#job.href),
       validator,
       part: this.#part!.slice(this.#dir.length),
       ...(etag ? { etag } : {}),
@@ -662,13 +747,19 @@ export class PartFile implements Disposable {
     return verdict;
   }
 
-  /** What a name that is already there holds: these very bytes (`exists`), or another file. */
+  /**
+   * What a name that is already there holds: these very bytes (`exists`: the very file, or
+   * another with the same bytes), or another file.
+   */
   #alreadyThere(final: string, body: Uint8Array | undefined, size: number): Commit {
     try {
       if (!Deno.lstatSync(final).isFile) return "taken"; // a symlink, a directory: never followed
       using there = Deno.openSync(final, { read: true });
       const info = there.statSync();
-      if (!info.isFile || info.size !== size) return "taken";
+      if (!info.isFile) return "taken";
+      const mine = this.#file!.statSync();
+      if (info.ino === mine.ino && info.dev === mine.dev) return "exists"; // no bytes to compare
+      if (info.size !== size) return "taken";
       const ours = body ? memoryBytes(body) : fileBytes(this.#file!, size);
       return sameBytes(fileBytes(there, size), ours) ? "exists" : "taken";
     } catch {
