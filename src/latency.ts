@@ -74,8 +74,9 @@ export class Recent {
  * for (let i = 0; i < 20; i++) pacer.onSuccess(i * 50);
  * pacer.onThrottle(1000, 990, 1000); // 20 accepted in a second, then "wait a second"
  * assert.equal(pacer.rate, 20);
- * assert.equal(pacer.take(2000), 0); // once the wait is over (the scheduler keeps it)...
- * assert.equal(Math.round(pacer.take(2010)), 40); // ...20 a second
+ * assert.equal(pacer.take(2000), 0); // once the wait is over (the scheduler keeps it),
+ * assert.equal(pacer.take(2000), 0); // a tenth of a second's worth at once...
+ * assert.equal(Math.round(pacer.take(2000)), 50); // ...then 20 a second
  * ```
  */
 export class Pacer {
@@ -84,6 +85,8 @@ export class Pacer {
   /** Start of the current spell without a throttle. */
   #epoch: number;
   #accepted = 0;
+  /** Throttles since the current spell began. */
+  #refused = 0;
   #tokens = 1;
   #last: number;
   #lastIncrease = 0;
@@ -122,8 +125,14 @@ export class Pacer {
    * @param wait The wait the host asked for (Retry-After), 0 if none.
    */
   onThrottle(now: number, sent: number, wait: number): void {
-    if (sent < this.#epoch || now - this.#throttled < WAVE) return;
+    if (sent < this.#epoch) return;
+    this.#refused++;
+    if (now - this.#throttled < WAVE) return;
+    // One refusal in a hundred answers or fewer is no rate limit being hit (a rate limiter
+    // refuses most of what goes over it): only its wait counts, which the scheduler keeps.
+    if (this.#accepted >= ISOLATED && this.#refused * ISOLATED <= this.#accepted) return;
     this.#throttled = now;
+    this.#refused = 0;
     if (this.#accepted >= 2) {
       const accepted = (this.#accepted * 1000) / Math.max(1000, now - this.#epoch);
       this.#ceiling = accepted;
@@ -157,7 +166,10 @@ export class Pacer {
       this.#lastIncrease = now;
     }
     if (now > this.#last) {
-      this.#tokens = Math.min(1, this.#tokens + ((now - this.#last) * rate) / 1000);
+      // A tenth of a second's worth may go at once: requests leave in batches, as answers come
+      // back in batches, and a bucket of one would pace a fast host to one request a batch.
+      const burst = Math.max(1, rate * BURST);
+      this.#tokens = Math.min(burst, this.#tokens + ((now - this.#last) * rate) / 1000);
       this.#last = now;
     }
     if (this.#tokens >= 1 - 1e-9) {
@@ -168,6 +180,10 @@ export class Pacer {
   }
 }
 
+/** One throttle in this many answers, or fewer, is taken as isolated: it does not set a pace. */
+const ISOLATED = 100;
+/** The seconds of requests a paced host may get at once. */
+const BURST = 0.1;
 /** The slowest pace a throttling host is held to, in requests a second. */
 const MIN_RATE = 0.5;
 /** Milliseconds within which throttles count as one. */

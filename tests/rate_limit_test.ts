@@ -1,3 +1,4 @@
+import { Pacer } from "../src/latency.ts";
 import assert from "node:assert/strict";
 import { AdaptiveLimit, TokenBucket } from "../src/rate_limit.ts";
 
@@ -158,4 +159,17 @@ Deno.test("AdaptiveLimit: bad arguments are RangeErrors that say what is wrong",
     message: /'increaseEvery' must be a positive integer/,
   });
   assert.throws(() => new AdaptiveLimit(4, { window: -1 }), RangeError);
+});
+
+Deno.test("Pacer: a lone 429 among many answers sets no pace; repeated ones do", () => {
+  const pacer = new Pacer(0);
+  for (let i = 0; i < 500; i++) pacer.onSuccess(i);
+  pacer.onThrottle(500, 499, 1000); // 1 refusal in 500 answers: not a rate limit
+  assert.equal(pacer.rate, undefined);
+  assert.equal(pacer.take(1600), 0);
+  for (let i = 0; i < 10; i++) {
+    pacer.onSuccess(2000 + i * 100);
+    pacer.onThrottle(2050 + i * 100, 2040 + i * 100, 0); // one in two refused
+  }
+  assert.ok(pacer.rate !== undefined && pacer.rate < 20, `paced at ${pacer.rate}`);
 });
