@@ -92,7 +92,8 @@ export function download(
       "Cannot start download: 'input' must be an iterable or async iterable of URLs",
     );
   }
-  return run(input, resolved);
+  // A per-host limit not given grows for far, well-behaved hosts; one given is a bound.
+  return run(input, resolved, options.perHost === undefined);
 }
 
 async function prepareOut(dir: string): Promise<void> {
@@ -117,6 +118,7 @@ async function prepareOut(dir: string): Promise<void> {
 async function* run(
   input: DownloadSource,
   options: ResolvedOptions,
+  growPerHost: boolean,
 ): AsyncGenerator<DownloadResult, void, undefined> {
   options.signal?.throwIfAborted();
   // The workers boot (tens of milliseconds each) while the output directory and the journal are
@@ -139,7 +141,7 @@ async function* run(
     const dataset = options.outputFormat === "files"
       ? undefined
       : await (await import("./output/dataset.ts")).DatasetWriter.open(options);
-    engine = new Engine(input, options, journal, resumable, pool, events, dataset);
+    engine = new Engine(input, options, journal, resumable, pool, events, dataset, growPerHost);
   } catch (error) {
     await pool.stop();
     await journal?.close().catch(() => {});

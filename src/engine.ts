@@ -19,6 +19,7 @@ import type { ResolvedOptions } from "./options.ts";
 import type { PoolEvents, WorkerPool } from "./pool.ts";
 import type { Outcome } from "./protocol.ts";
 import { type Failure, Scheduler, type Task } from "./scheduler.ts";
+import { InflightTarget } from "./adaptive.ts";
 import type { DownloadInput, DownloadResult } from "./types.ts";
 import type { DownloadSource } from "./download.ts";
 import type { DatasetWriter } from "./output/dataset.ts";
@@ -29,6 +30,18 @@ const MAX_CRAWL_DELAY = 60;
 
 /** Files a directory in the `shard` layout. */
 const SHARD_DIR_SIZE = 1000;
+
+/** Downloads in flight per worker that the adaptive target starts from, and its least. */
+const START_PER_WORKER = 16;
+const MIN_PER_WORKER = 4;
+/**
+ * The most downloads in flight the target grows to: each holds at most a small body's buffer
+ * (1 MiB) in memory, so this bounds the bodies in flight to 256 MiB.
+ */
+const MEMORY_INFLIGHT = 256;
+
+/** A per-host limit not given grows up to this many times the default for far hosts. */
+const HOST_GROWTH = 2;
 
 /** Times a URL may be given another name because its name is held by another file on disk. */
 const MAX_RENAMES = 16;
@@ -54,6 +67,8 @@ interface Named extends Task {
 export class Engine {
   #options: ResolvedOptions;
   #scheduler: Scheduler;
+  /** Downloads in flight across all hosts, following throughput (see src/adaptive.ts). */
+  #target: InflightTarget;
   #pool: WorkerPool;
   #names: NameAllocator;
   #journal: Journal | undefined;
@@ -83,6 +98,7 @@ export class Engine {
     pool: WorkerPool,
     events: PoolEvents,
     dataset?: DatasetWriter,
+    growPerHost = false,
   ) {
     this.#options = options;
     this.#dataset = dataset;
@@ -103,10 +119,18 @@ export class Engine {
     this.#maxPending = Math.max(1024, options.workers * options.concurrency * 8);
     this.#scheduler = new Scheduler({
       perHost: options.perHost,
+      ...(growPerHost ? { hostMax: options.perHost * HOST_GROWTH } : {}),
       retries: options.retries,
       rate: options.rate,
       onReady: () => this.#pump(),
       onDrop: (task, failure) => this.#drop(task, failure),
+    });
+    const { workers, concurrency } = options;
+    const start = workers * Math.min(START_PER_WORKER, concurrency);
+    this.#target = new InflightTarget({
+      start,
+      min: workers * Math.min(MIN_PER_WORKER, concurrency),
+      max: Math.max(start, Math.min(workers * concurrency, MEMORY_INFLIGHT)),
     });
     this.#pool = pool;
     events.outcomes = (outcomes) => this.#finish(outcomes);
@@ -317,7 +341,12 @@ export class Engine {
   #pump(): void {
     if (this.#closed) return;
     let assigned = false;
+    const target = this.#target.current;
     while (this.#pool.free > 0) {
+      if (this.#inflight.size >= target) {
+        if (this.#scheduler.ready > 0) this.#target.held(performance.now());
+        break;
+      }
       const task = this.#scheduler.next() as Named | undefined;
       if (!task) break;
       this.#inflight.set(task.id, task);
@@ -337,6 +366,7 @@ export class Engine {
   }
 
   #finish(outcomes: Outcome[]): void {
+    this.#target.completed(performance.now(), outcomes.length);
     for (const outcome of outcomes) {
       const task = this.#inflight.get(outcome.id);
       if (!task) continue;

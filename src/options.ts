@@ -19,7 +19,7 @@
  * import assert from "node:assert/strict";
  *
  * const options: DownloadOptions = { out: "images", perHost: 2 };
- * assert.equal(options.concurrency ?? DEFAULTS.concurrency, 16);
+ * assert.equal(options.concurrency ?? DEFAULTS.concurrency, 64);
  * ```
  */
 export interface DownloadOptions {
@@ -27,7 +27,10 @@ export interface DownloadOptions {
   out: string;
   /** How many Web Workers fetch and write. Default: `navigator.hardwareConcurrency`. */
   workers?: number;
-  /** Downloads in flight per worker. Default: 16. */
+  /**
+   * The most downloads in flight per worker. Default: 64. The run starts at 16 per worker (or
+   * this, if fewer) and grows towards it while more in flight brings more throughput.
+   */
   concurrency?: number;
   /** Downloads in flight per host (`host:port`), across all workers. Default: 6, as browsers do. */
   perHost?: number;
@@ -208,7 +211,7 @@ export const VERSION = "0.1.0";
  * ```
  */
 export const DEFAULTS = {
-  concurrency: 16,
+  concurrency: 64,
   perHost: 6,
   retries: 3,
   maxBytes: 64 * 1024 * 1024,
@@ -388,7 +391,7 @@ export const OPTION_RULES: OptionRules = {
     flag: count(
       "concurrency",
       "N",
-      `downloads in flight per worker (default ${DEFAULTS.concurrency})`,
+      `most downloads in flight per worker; adaptive from 16 (default ${DEFAULTS.concurrency})`,
       1,
       "c",
     ),

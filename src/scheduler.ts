@@ -26,6 +26,9 @@ const STALL_FLOOR = 500;
 const DOWN_AFTER = 5;
 /** Milliseconds a down host's URLs fail at once, before one probe may revive it. */
 const DOWN_FOR = 30_000;
+/** A host whose requests take this many milliseconds (90th percentile) counts as far away. */
+const FAR = 40;
+
 /** Idle hosts whose learning is kept; the least recently used beyond this are forgotten. */
 const KEEP_IDLE = 4096;
 
@@ -102,6 +105,11 @@ export interface Task {
 export interface SchedulerOptions {
   /** Downloads in flight per host. */
   perHost: number;
+  /**
+   * The most a host's limit grows to, above `perHost`, when its requests are slow (far away) and
+   * it never throttles nor stalls. Default `perHost`: no growth.
+   */
+  hostMax?: number;
   /** Retries per URL after a retryable failure. */
   retries: number;
   /** Requests per second per host (a token bucket); 0 or absent means no limit. */
@@ -188,6 +196,10 @@ interface Host {
   /** Milliseconds from dispatch to outcome, of saved files. */
   took: Recent;
   connectFailures: number;
+  /** Requests allowed above its limit: grown while it is far, full and well-behaved. */
+  extra: number;
+  /** It throttled, timed out or stalled once: its limit never grows above `perHost` again. */
+  touchy: boolean;
   /** Down after connection failures; after `until`, one probe may revive it. */
   down?: Refusing;
   /** Asked for a wait beyond `retryAfterMax`. */
@@ -256,7 +268,8 @@ export class Scheduler {
   #delayed = 0;
   #waiting = 0;
   #options:
-    & Required<Omit<SchedulerOptions, "onReady" | "onDrop" | "rate">>
+    & Required<Omit<SchedulerOptions, "onReady" | "onDrop" | "rate" | "hostMax">>
+    & { hostMax: number }
     & Pick<SchedulerOptions, "onReady" | "onDrop" | "rate">;
 
   /** @param options The settings. */
@@ -267,12 +280,18 @@ export class Scheduler {
       retryAfterMax: 300_000,
       random: Math.random,
       ...options,
+      hostMax: Math.max(options.perHost, options.hostMax ?? options.perHost),
     };
   }
 
   /** Tasks not yet handed out: ready, waiting for their host, or waiting to be retried. */
   get queued(): number {
     return this.#ready.length + this.#waiting + this.#delayed;
+  }
+
+  /** Tasks in the line that have not been looked at yet (not waiting for a host or a retry). */
+  get ready(): number {
+    return this.#ready.length;
   }
 
   /**
@@ -301,6 +320,8 @@ export class Scheduler {
         gap: new Recent(),
         took: new Recent(),
         connectFailures: 0,
+        extra: 0,
+        touchy: false,
       };
       if (this.#options.rate) {
         host.bucket = new TokenBucket(this.#options.rate);
@@ -384,13 +405,36 @@ export class Scheduler {
    */
   #room(host: Host, now: number): number {
     if (host.down) return host.inflight === 0 ? 1 : 0;
-    const limit = host.limit.current;
+    const limit = this.#cap(host);
     if (host.inflight < limit) return limit - host.inflight;
     const after = this.#stallAfter(host);
     if (after === Infinity || host.inflight >= 2 * limit) return 0;
     let stalled = 0;
     for (const task of host.flying) if (now - task.sent! > after) stalled++;
+    if (stalled > 0) this.#touchy(host);
     return Math.min(limit - (host.inflight - stalled), 2 * limit - host.inflight);
+  }
+
+  /** The host's limit now: its adaptive limit, and what it grew above that. */
+  #cap(host: Host): number {
+    return host.limit.current + host.extra;
+  }
+
+  #touchy(host: Host): void {
+    host.touchy = true;
+    host.extra = 0;
+  }
+
+  /**
+   * A far host that is full, with tasks waiting, and has never throttled nor stalled may take
+   * one more request, up to `hostMax`: its time goes to latency, not to its server's load.
+   */
+  #grow(host: Host): void {
+    if (
+      host.touchy || host.waiting.length === 0 || host.took.count < LEARN_SAMPLES ||
+      host.took.p90 < FAR || this.#cap(host) >= this.#options.hostMax
+    ) return;
+    host.extra++;
   }
 
   /** Milliseconds after which a request to the host counts as stalled. */
@@ -401,7 +445,7 @@ export class Scheduler {
 
   /** Wakes a full host when its oldest request in flight will stop counting against its cap. */
   #watchStalls(key: string, host: Host, now: number): void {
-    if (host.stallTimer !== undefined || host.inflight >= 2 * host.limit.current) return;
+    if (host.stallTimer !== undefined || host.inflight >= 2 * this.#cap(host)) return;
     const after = this.#stallAfter(host);
     if (after === Infinity) return;
     let first = Infinity;
@@ -512,6 +556,7 @@ export class Scheduler {
       if (outcome.ttfb !== undefined) host.ttfb.add(outcome.ttfb);
       if (outcome.gap !== undefined) host.gap.add(outcome.gap);
       host.took.add(now - task.sent!);
+      this.#grow(host);
       return { final: true };
     }
     const wait = outcome.retryAfter;
@@ -531,11 +576,13 @@ export class Scheduler {
         };
         return { final: true, error };
       }
+      this.#touchy(host);
       host.limit.onThrottle(now, inflight);
       host.pacer.onThrottle(now, task.sent!, wait ?? 0);
       // Honoured exactly: nothing goes to the host before it is over.
       if (wait) this.#pause(task.host, host, wait);
     }
+    if (outcome.reason === "timeout") this.#touchy(host);
     const retryable = outcome.reason === "network" || outcome.reason === "timeout" ||
       outcome.reason === "length-mismatch" || outcome.reason === "truncated" ||
       (outcome.reason === "http" && RETRY_STATUSES.has(outcome.status ?? 0));
