@@ -32,7 +32,11 @@ export interface DownloadOptions {
    * this, if fewer) and grows towards it while more in flight brings more throughput.
    */
   concurrency?: number;
-  /** Downloads in flight per host (`host:port`), across all workers. Default: 6, as browsers do. */
+  /**
+   * Downloads in flight per host (`host:port`), across all workers. Default: 6, as browsers do,
+   * growing to 12 for a host whose requests take 40 ms or more and that never throttles nor
+   * stalls; when given, a fixed bound.
+   */
   perHost?: number;
   /** Retries after a network error, a timeout or status 408, 429, 500, 502, 503 or 504. Default: 3. */
   retries?: number;
@@ -401,7 +405,9 @@ export const OPTION_RULES: OptionRules = {
     flag: count(
       "per-host",
       "N",
-      `downloads in flight per host, across all workers (default ${DEFAULTS.perHost})`,
+      `downloads in flight per host (default ${DEFAULTS.perHost}, to ${
+        2 * DEFAULTS.perHost
+      } for far hosts; given, fixed)`,
     ),
   },
   retries: {
