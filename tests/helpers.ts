@@ -148,3 +148,12 @@ export async function fetchWatched(
     watchdog.delete(watch);
   }
 }
+
+/** Whether `path` is a regular file (following links); false where it is missing. */
+export function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
