@@ -6,8 +6,8 @@
 
 import assert from "node:assert/strict";
 import { download, OutDirLostError } from "../mod.ts";
+import { PartFile } from "../src/worker/part_file.ts";
 import {
-  PartFile,
   partPath,
   RESUME_DIR,
   resumeNotePath,

@@ -388,3 +388,16 @@ export function wholeness(type: ImageType | undefined, bytes: Bytes): string | u
     }
   }
 }
+
+/** Whether two byte sources hold the same bytes, compared in slices. */
+export function sameBytes(a: Bytes, b: Bytes): boolean {
+  if (a.size !== b.size) return false;
+  const SLICE = 256 * 1024;
+  for (let at = 0; at < a.size; at += SLICE) {
+    const x = a.read(at, SLICE);
+    const y = b.read(at, SLICE);
+    if (x.byteLength !== y.byteLength) return false;
+    for (let i = 0; i < x.byteLength; i++) if (x[i] !== y[i]) return false;
+  }
+  return true;
+}
