@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 import { DEFAULTS, download, type DownloadOptions, summarize } from "./mod.ts";
 import { parseLatencyRange } from "./testing/hosts.ts";
 import { syntheticPng } from "./testing/png.ts";
+import { readBanner } from "./testing/streams.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -67,12 +68,7 @@ const server = new Deno.Command(Deno.execPath(), {
   stderr: "inherit",
 }).spawn();
 const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let banner = "";
-while (!banner.includes("\n")) {
-  const { done, value } = await reader.read();
-  if (done) break;
-  banner += value;
-}
+const banner = await readBanner(reader);
 let hosts: { url: string; latencyMs: number }[];
 try {
   hosts = JSON.parse(banner).hosts;

@@ -21,6 +21,7 @@ import { parseArgs } from "node:util";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { dirname, join, relative } from "node:path";
+import { isFile } from "../tests/helpers.ts";
 import { fakePng } from "./fake_png.ts";
 import { GNU_TIME_FORMAT, type GnuTime, parseGnuTime } from "./gnu_time.ts";
 import { type Run, summarizeRuns, type ToolStats } from "./stats.ts";
@@ -232,19 +233,11 @@ function parseOptions(args: string[]): Options | undefined {
 
 /** Where an executable is on PATH, or undefined. */
 function which(name: string): string | undefined {
-  if (name.includes("/")) return exists(name) ? name : undefined;
+  if (name.includes("/")) return isFile(name) ? name : undefined;
   for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (dir && exists(join(dir, name))) return join(dir, name);
+    if (dir && isFile(join(dir, name))) return join(dir, name);
   }
   return undefined;
-}
-
-function exists(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
 }
 
 /** The first line a command prints for `--version` (or `-v`), or "?". */
@@ -477,7 +470,7 @@ type PngMaker = (
 /** The project's synthetic PNGs (src/png.ts) when that module is there, else bench's own. */
 async function pngMaker(): Promise<{ make: PngMaker; source: string }> {
   const url = new URL("../testing/png.ts", import.meta.url);
-  if (exists(fileURLToPath(url))) {
+  if (isFile(fileURLToPath(url))) {
     try {
       const module = await import(url.href);
       if (typeof module.syntheticPng === "function") {
@@ -717,7 +710,7 @@ function tools(options: Options): Tool[] {
   const keys = ["cp", "wget2", "curl", "aria2", "pool", "seq"];
   const chosen = list.filter((_, i) => wanted(keys[i]));
   if (wanted("downpour")) {
-    const skip = exists(CLI) ? undefined : "cli.ts is missing: downpour is skipped";
+    const skip = isFile(CLI) ? undefined : "cli.ts is missing: downpour is skipped";
     const variants = [[], ...options.downpourArgs];
     for (const extra of variants) {
       chosen.push({
@@ -899,7 +892,7 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (!options) return 0;
-  if (!exists("/usr/bin/time")) {
+  if (!isFile("/usr/bin/time")) {
     console.error("compare.ts: GNU time (/usr/bin/time) is missing: run bash bench/setup.sh");
     return 1;
   }
@@ -907,7 +900,7 @@ async function main(args: string[]): Promise<number> {
     console.error("compare.ts: nginx is missing: run bash bench/setup.sh");
     return 1;
   }
-  if (options.latency !== undefined && !exists(options.server)) {
+  if (options.latency !== undefined && !isFile(options.server)) {
     console.error(`compare.ts: --latency needs ${options.server}, which is missing`);
     return 1;
   }

@@ -27,6 +27,8 @@
  * @module
  */
 
+import { fmix32 } from "../src/hash.ts";
+
 /** One host of the field. */
 export interface FieldHost {
   /** Zipf rank, from 1. */
@@ -93,13 +95,7 @@ const MAX_PER_SECOND = 20;
 
 /** A 32-bit hash of two integers (murmur3's finalizer). */
 function hash2(a: number, b: number): number {
-  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x7f4a7c15, 0xc2b2ae35);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x7f4a7c15, 0xc2b2ae35));
 }
 const unit = (a: number, b: number) => hash2(a, b) / 2 ** 32;
 

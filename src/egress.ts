@@ -11,6 +11,10 @@
  * reaches the caller as a TypeError ("Connection not allowed by ruleset"), and
  * {@linkcode EgressGuard.refusal} gives back the sentence of the check that refused it.
  *
+ * At some 430 lines this module is over the core's usual 400, for a reason: it is one concept,
+ * the proxy's SOCKS5 conversation and the checked connection it makes, and its parts would only
+ * make sense read together.
+ *
  * @module
  */
 

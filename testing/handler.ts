@@ -115,13 +115,7 @@ export function createTrackedHandler(
       const page = new TextEncoder().encode(htmlPage(path));
       return respondWithEntity(
         request,
-        typed({
-          size: page.length,
-          type: "image/png",
-          etag: `"html-${page.length.toString(16)}"`,
-          lastModified: new Date(Date.UTC(2024, 0, 1)),
-          body: (start, end) => page.subarray(start, end),
-        }),
+        typed(bytesEntity(page, `"html-${page.length.toString(16)}"`)),
         headers,
       );
     }
@@ -134,13 +128,7 @@ export function createTrackedHandler(
       headers.set("content-encoding", "gzip");
       return respondWithEntity(
         request,
-        typed({
-          size: bomb.length,
-          type: "image/png",
-          etag: `"gzip-bomb-${knobs.gzipBomb.toString(16)}"`,
-          lastModified: new Date(Date.UTC(2024, 0, 1)),
-          body: (start, end) => bomb.subarray(start, end),
-        }),
+        typed(bytesEntity(bomb, `"gzip-bomb-${knobs.gzipBomb.toString(16)}"`)),
         headers,
       );
     }
@@ -216,5 +204,16 @@ export function createTrackedHandler(
       const message = error instanceof Error ? error.message : String(error);
       return text(request, 500, `the test server failed: ${message}\n`);
     }
+  };
+}
+
+/** Bytes in memory as an entity that says it is a PNG (whatever the bytes are), tagged `etag`. */
+function bytesEntity(bytes: Uint8Array<ArrayBuffer>, etag: string): Entity {
+  return {
+    size: bytes.length,
+    type: "image/png",
+    etag,
+    lastModified: new Date(Date.UTC(2024, 0, 1)),
+    body: (start, end) => bytes.subarray(start, end),
   };
 }

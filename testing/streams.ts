@@ -147,3 +147,17 @@ export class StreamTracker {
     await Promise.all([...this.#closers].map((end) => end()));
   }
 }
+
+/**
+ * Reads text from `reader` until it holds a whole line (or the stream ends): the banner a server
+ * process prints first. Returns all that was read.
+ */
+export async function readBanner(reader: ReadableStreamDefaultReader<string>): Promise<string> {
+  let banner = "";
+  while (!banner.includes("\n")) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    banner += value;
+  }
+  return banner;
+}

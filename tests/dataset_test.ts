@@ -74,6 +74,35 @@ function csvList(base: string | URL, count: number, query = (_i: number) => ""):
   return rows.join("\n") + "\n";
 }
 
+/** Writes `csvList(server.url, count, query)` to `list.csv` in `dir`; `out` is where to save. */
+async function csvListIn(
+  dir: string,
+  base: string | URL,
+  count: number,
+  query?: (i: number) => string,
+): Promise<{ list: string; out: string }> {
+  const list = `${dir}/list.csv`;
+  await Deno.writeTextFile(list, csvList(base, count, query));
+  return { list, out: `${dir}/out` };
+}
+
+/** The flags of a WebDataset run of `list` (column `link`, caption `text` unless `caption` is false) into `out`. */
+function webdatasetArgs(list: string, out: string, shardSize: number, caption = true): string[] {
+  return [
+    "-i",
+    list,
+    "-o",
+    out,
+    "--url-col",
+    "link",
+    ...(caption ? ["--caption-col", "text"] : []),
+    "--output-format",
+    "webdataset",
+    "--shard-size",
+    String(shardSize),
+  ];
+}
+
 /** Keys of a webdataset directory's tars, each with the tar it is in. */
 async function tarKeys(out: string): Promise<Map<string, string[]>> {
   const keys = new Map<string, string[]>();
@@ -90,9 +119,7 @@ async function tarKeys(out: string): Promise<Map<string, string[]>> {
 Deno.test("files output: --url-col, --caption-col and --save-columns put NAME.txt and NAME.json beside each image", async () => {
   await using server = await serve({ images: 3 });
   await using dir = await tempDir("downpour-ds-");
-  const list = `${dir.path}/list.csv`;
-  await Deno.writeTextFile(list, csvList(server.url, 3));
-  const out = `${dir.path}/out`;
+  const { list, out } = await csvListIn(dir.path, server.url, 3);
   const run = await cli([
     "-i",
     list,
@@ -384,29 +411,8 @@ Deno.test("kill -9 during a WebDataset run, then a re-run: every tar valid, ever
   const count = 400;
   await using server = await serve({ images: count, latencyMs: 5 });
   await using dir = await tempDir("downpour-ds-crash-");
-  const list = `${dir.path}/list.csv`;
-  await Deno.writeTextFile(list, csvList(server.url, count));
-  const out = `${dir.path}/out`;
-  const args = [
-    "run",
-    "-A",
-    CLI,
-    "-q",
-    "-i",
-    list,
-    "-o",
-    out,
-    "--url-col",
-    "link",
-    "--caption-col",
-    "text",
-    "--output-format",
-    "webdataset",
-    "--shard-size",
-    "50",
-    "--per-host",
-    "4",
-  ];
+  const { list, out } = await csvListIn(dir.path, server.url, count);
+  const args = ["run", "-A", CLI, "-q", ...webdatasetArgs(list, out, 50), "--per-host", "4"];
   const child = new Deno.Command(Deno.execPath(), { args, stdout: "null", stderr: "null" }).spawn();
   // Kill it once a shard or two are written, before the end.
   for (let i = 0; i < 800; i++) {
@@ -444,21 +450,8 @@ Deno.test("two processes with --shard 0/2 and 1/2 write disjoint whole shards in
   const count = 60;
   await using server = await serve({ images: count });
   await using dir = await tempDir("downpour-ds-");
-  const list = `${dir.path}/list.csv`;
-  await Deno.writeTextFile(list, csvList(server.url, count));
-  const out = `${dir.path}/out`;
-  const common = [
-    "-i",
-    list,
-    "-o",
-    out,
-    "--url-col",
-    "link",
-    "--output-format",
-    "webdataset",
-    "--shard-size",
-    "10",
-  ];
+  const { list, out } = await csvListIn(dir.path, server.url, count);
+  const common = webdatasetArgs(list, out, 10, false);
   const [a, b] = await Promise.all([
     cli([...common, "--shard", "0/2"]),
     cli([...common, "--shard", "1/2"]),
@@ -485,29 +478,14 @@ Deno.test("--retry-failed on a WebDataset output fills in the failed samples, wi
   const count = 12;
   await using server = await serve({ images: count });
   await using dir = await tempDir("downpour-ds-");
-  const list = `${dir.path}/list.csv`;
   // Rows 2, 7 and 8 fail once (503), then work.
-  await Deno.writeTextFile(
-    list,
-    csvList(server.url, count, (i) => [2, 7, 8].includes(i) ? "?fail=1&status=503" : ""),
+  const { list, out } = await csvListIn(
+    dir.path,
+    server.url,
+    count,
+    (i) => [2, 7, 8].includes(i) ? "?fail=1&status=503" : "",
   );
-  const out = `${dir.path}/out`;
-  const args = [
-    "-i",
-    list,
-    "-o",
-    out,
-    "--url-col",
-    "link",
-    "--caption-col",
-    "text",
-    "--output-format",
-    "webdataset",
-    "--shard-size",
-    "5",
-    "--retries",
-    "0",
-  ];
+  const args = [...webdatasetArgs(list, out, 5), "--retries", "0"];
   const first = await cli(args);
   assert.equal(first.code, 1, first.stderr);
   assert.equal((await tarKeys(out)).size, count - 3);

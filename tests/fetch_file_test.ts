@@ -1,43 +1,18 @@
 import assert from "node:assert/strict";
-import { fetchToFile, STREAM_BUFFER } from "../src/worker/fetch_file.ts";
+import { STREAM_BUFFER } from "../src/worker/fetch_file.ts";
 import { partPath, resumeNotePath } from "../src/worker/resume.ts";
 import type { WorkerConfig } from "../src/protocol.ts";
-import { Watch, Watchdog } from "../src/worker/watchdog.ts";
 import { stableHash } from "../src/hash.ts";
-import { withServer } from "./helpers.ts";
+import { cutBody, fetchWatched, rangeResponse, withServer, workerConfig } from "./helpers.ts";
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 1, 2, 3]);
 const IEND = [0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
 
-function config(out: string, extra: Partial<WorkerConfig> = {}): WorkerConfig {
-  return {
-    out,
-    maxBytes: 1024 * 1024,
-    anyType: false,
-    digest: true,
-    headersTimeout: 5000,
-    idleTimeout: 5000,
-    totalTimeout: 0,
-    lowSpeedLimit: 1024,
-    lowSpeedTime: 30_000,
-    maxRedirects: 3,
-    userAgent: "downpour-test",
-    denyPrivate: false,
-    honorNoAi: false,
-    ...extra,
-  };
-}
+const config = workerConfig;
 
 async function get(href: string, cfg: WorkerConfig, sha256?: string, resume?: boolean) {
-  const watchdog = new Watchdog(20);
-  const watch = new Watch(cfg);
-  watchdog.add(watch);
-  try {
-    const job = { id: 1, href, path: "x.png", ...(sha256 ? { sha256 } : {}), resume: !!resume };
-    return await fetchToFile(job, cfg, watch);
-  } finally {
-    watchdog.delete(watch);
-  }
+  const job = { id: 1, href, path: "x.png", ...(sha256 ? { sha256 } : {}), resume: !!resume };
+  return await fetchWatched(job, cfg);
 }
 
 async function entries(dir: string): Promise<string[]> {
@@ -363,28 +338,11 @@ Deno.test("an interrupted large body resumes with Range and If-Range", async () 
     ranges.push(range && `${range} if-range=${req.headers.get("if-range")}`);
     if (range) {
       const start = Number(/bytes=(\d+)-/.exec(range)![1]);
-      return new Response(full.subarray(start), {
-        status: 206,
-        headers: {
-          etag: '"v1"',
-          "content-range": `bytes ${start}-${full.length - 1}/${full.length}`,
-        },
-      });
+      return rangeResponse(full, start, '"v1"');
     }
-    let at = 0;
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        if (at >= cut) {
-          // Let the bytes go out before the connection breaks.
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          controller.error(new Error("cut"));
-          return;
-        }
-        controller.enqueue(full.slice(at, at + 64 * 1024));
-        at += 64 * 1024;
-      },
+    return new Response(cutBody(full, cut), {
+      headers: { etag: '"v1"', "content-length": String(full.length) },
     });
-    return new Response(body, { headers: { etag: '"v1"', "content-length": String(full.length) } });
   }, async (base, out) => {
     const first = await get(`${base}/big.png`, config(out, { maxBytes: 10 * 1024 * 1024 }));
     assert.equal(first.ok, false);

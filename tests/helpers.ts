@@ -2,6 +2,9 @@
 
 import { fileURLToPath } from "node:url";
 import type { DownloadResult } from "../mod.ts";
+import type { Job, WorkerConfig } from "../src/protocol.ts";
+import { fetchToFile } from "../src/worker/fetch_file.ts";
+import { Watch, Watchdog } from "../src/worker/watchdog.ts";
 
 /** The command-line entry point, as a file path. */
 export const CLI: string = fileURLToPath(new URL("../cli.ts", import.meta.url));
@@ -73,4 +76,84 @@ export async function withServer(
   await using out = await tempDir("downpour-fetch-");
   await using server = localServer(handler);
   await body(server.origin, out.path);
+}
+
+/**
+ * A body that sends `bytes` in 64 KiB chunks and breaks (errors) once `cut` bytes or more have
+ * gone out: an interrupted download.
+ */
+export function cutBody(bytes: Uint8Array, cut: number): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (at >= cut) {
+        // Let the bytes go out before the connection breaks.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        controller.error(new Error("cut"));
+        return;
+      }
+      controller.enqueue(bytes.slice(at, at + 64 * 1024));
+      at += 64 * 1024;
+    },
+  });
+}
+
+/**
+ * A 206 answer for the part of `full` from `start` on, tagged `etag`; `body` (by default that part
+ * of `full`) is what it really sends.
+ */
+export function rangeResponse(
+  full: Uint8Array<ArrayBuffer>,
+  start: number,
+  etag: string,
+  body: BodyInit = full.subarray(start),
+): Response {
+  return new Response(body, {
+    status: 206,
+    headers: { etag, "content-range": `bytes ${start}-${full.length - 1}/${full.length}` },
+  });
+}
+
+/** A worker's configuration for tests that call `fetchToFile` directly: saving into `out`. */
+export function workerConfig(out: string, extra: Partial<WorkerConfig> = {}): WorkerConfig {
+  return {
+    out,
+    maxBytes: 1024 * 1024,
+    anyType: false,
+    digest: true,
+    headersTimeout: 5000,
+    idleTimeout: 5000,
+    totalTimeout: 0,
+    lowSpeedLimit: 1024,
+    lowSpeedTime: 30_000,
+    maxRedirects: 3,
+    userAgent: "downpour-test",
+    denyPrivate: false,
+    honorNoAi: false,
+    ...extra,
+  };
+}
+
+/** Runs `job` in this thread as a worker would, under a watchdog that ticks every 20 ms. */
+export async function fetchWatched(
+  job: Job,
+  cfg: WorkerConfig,
+): ReturnType<typeof fetchToFile> {
+  const watchdog = new Watchdog(20);
+  const watch = new Watch(cfg);
+  watchdog.add(watch);
+  try {
+    return await fetchToFile(job, cfg, watch);
+  } finally {
+    watchdog.delete(watch);
+  }
+}
+
+/** Whether `path` is a regular file (following links); false where it is missing. */
+export function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
 }

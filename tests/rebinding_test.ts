@@ -17,7 +17,7 @@ import { checkPublic } from "../src/address_guard.ts";
 import { EgressGuard } from "../src/egress.ts";
 import { syntheticPng } from "../testing/png.ts";
 import { startDns } from "./dns.ts";
-import { collect, tempDir } from "./helpers.ts";
+import { collect, isFile, tempDir } from "./helpers.ts";
 
 const INSIDE = Deno.env.get("DOWNPOUR_IN_NETNS") === "1";
 /** A public address, served on `lo` in the namespace. */
@@ -29,21 +29,13 @@ const NOWHERE = "93.184.215.15";
 function cannotRun(): string | undefined {
   if (Deno.build.os !== "linux") return "network namespaces are Linux's";
   if (Deno.uid() !== 0) return "unshare --net needs root";
-  if (!exists("/usr/bin/unshare")) return "/usr/bin/unshare is missing";
+  if (!isFile("/usr/bin/unshare")) return "/usr/bin/unshare is missing";
   if (!ipTool()) return "the ip(8) tool is missing";
   return undefined;
 }
 
-function exists(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
-
 function ipTool(): string | undefined {
-  return ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].find(exists);
+  return ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].find(isFile);
 }
 
 if (!INSIDE) {

@@ -6,9 +6,8 @@
 
 import assert from "node:assert/strict";
 import { download, OutDirLostError } from "../mod.ts";
-import { fetchToFile } from "../src/worker/fetch_file.ts";
+import { PartFile } from "../src/worker/part_file.ts";
 import {
-  PartFile,
   partPath,
   RESUME_DIR,
   resumeNotePath,
@@ -17,8 +16,15 @@ import {
 } from "../src/worker/resume.ts";
 import { memoryBytes, wholeness } from "../src/worker/complete.ts";
 import type { WorkerConfig } from "../src/protocol.ts";
-import { Watch, Watchdog } from "../src/worker/watchdog.ts";
-import { collect, localServer, tempDir } from "./helpers.ts";
+import {
+  collect,
+  cutBody,
+  fetchWatched,
+  localServer,
+  rangeResponse,
+  tempDir,
+  workerConfig,
+} from "./helpers.ts";
 
 const IEND = [0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82];
 
@@ -31,33 +37,11 @@ function png(size: number, seed = 1): Uint8Array<ArrayBuffer> {
 }
 
 function config(out: string, extra: Partial<WorkerConfig> = {}): WorkerConfig {
-  return {
-    out,
-    maxBytes: 16 * 1024 * 1024,
-    anyType: false,
-    digest: false,
-    headersTimeout: 5000,
-    idleTimeout: 5000,
-    totalTimeout: 0,
-    lowSpeedLimit: 1024,
-    lowSpeedTime: 30_000,
-    maxRedirects: 3,
-    userAgent: "downpour-test",
-    denyPrivate: false,
-    honorNoAi: false,
-    ...extra,
-  };
+  return workerConfig(out, { maxBytes: 16 * 1024 * 1024, digest: false, ...extra });
 }
 
 async function get(href: string, cfg: WorkerConfig, resume = false, path = "x.png") {
-  const watchdog = new Watchdog(20);
-  const watch = new Watch(cfg);
-  watchdog.add(watch);
-  try {
-    return await fetchToFile({ id: 1, href, path, resume }, cfg, watch);
-  } finally {
-    watchdog.delete(watch);
-  }
+  return await fetchWatched({ id: 1, href, path, resume }, cfg);
 }
 
 async function entries(dir: string): Promise<string[]> {
@@ -191,19 +175,9 @@ function resumeServer(
     const range = req.headers.get("range");
     seen.push({ range, ifRange: req.headers.get("if-range") });
     if (range) return respond206(Number(/bytes=(\d+)-/.exec(range)![1]), req);
-    let at = 0;
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        if (at >= cut) {
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          controller.error(new Error("cut"));
-          return;
-        }
-        controller.enqueue(full.slice(at, at + 64 * 1024));
-        at += 64 * 1024;
-      },
+    return new Response(cutBody(full, cut), {
+      headers: { etag, "content-length": String(full.length) },
     });
-    return new Response(body, { headers: { etag, "content-length": String(full.length) } });
   });
   return { server, seen };
 }
@@ -215,14 +189,7 @@ Deno.test("resume: a 206 from a changed file (another ETag) is never spliced; th
   const { server, seen } = resumeServer(
     old,
     2 * 1024 * 1024,
-    (start) =>
-      new Response(version.subarray(start), {
-        status: 206,
-        headers: {
-          etag: '"v2"',
-          "content-range": `bytes ${start}-${version.length - 1}/${version.length}`,
-        },
-      }),
+    (start) => rangeResponse(version, start, '"v2"'),
   );
   await using _server = server;
   await using out = await tempDir("downpour-safety-");
@@ -249,13 +216,7 @@ Deno.test("resume: a Content-Range that promises more than the body brings fails
   const { server } = resumeServer(full, 2 * 1024 * 1024, (start) => {
     // Promises the rest, sends half of it, chunked (no Content-Length).
     const half = full.slice(start, start + (full.length - start) / 2);
-    return new Response(new Blob([half]).stream(), {
-      status: 206,
-      headers: {
-        etag: '"v1"',
-        "content-range": `bytes ${start}-${full.length - 1}/${full.length}`,
-      },
-    });
+    return rangeResponse(full, start, '"v1"', new Blob([half]).stream());
   });
   await using _server = server;
   await using out = await tempDir("downpour-safety-");

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { createHandler, serve } from "../server.ts";
 import { crc32, syntheticPng, writePngs } from "../testing/png.ts";
+import { readBanner } from "../testing/streams.ts";
 import { tempDir } from "./helpers.ts";
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -647,12 +648,7 @@ Deno.test("the command line: help, bad flags, and serving until SIGTERM", async 
 
   const child = run(["--port", "0", "--images", "2"]).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let banner = "";
-  while (!banner.includes("\n")) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    banner += value;
-  }
+  const banner = await readBanner(reader);
   try {
     assert.match(banner, /^Listening on http:\/\/127\.0\.0\.1:\d+\/\n$/);
     const base = banner.slice("Listening on ".length).trim();

@@ -20,6 +20,31 @@ import { type ColumnChoice, placeColumns, rowExtras } from "./columns.ts";
 import { type InputEntry, type InputProblem, toEntry } from "./entry.ts";
 
 /**
+ * The rows of a Parquet file a row group at a time (one group's rows in memory at once), each
+ * group with the index of its first row; `columns` picks the columns (all by default).
+ */
+export async function* rowGroups(
+  buffer: AsyncBuffer,
+  metadata: FileMetaData,
+  columns?: string[],
+): AsyncGenerator<{ rowStart: number; rows: Awaited<ReturnType<typeof parquetReadObjects>> }> {
+  let rowStart = 0;
+  for (const group of metadata.row_groups) {
+    const rowEnd = rowStart + Number(group.num_rows);
+    const rows = await parquetReadObjects({
+      file: buffer,
+      metadata,
+      ...(columns ? { columns } : {}),
+      rowStart,
+      rowEnd,
+      compressors,
+    });
+    yield { rowStart, rows };
+    rowStart = rowEnd;
+  }
+}
+
+/**
  * A file as hyparquet's `AsyncBuffer`: ranges read on demand. `Deno.FsFile` has no positioned
  * read, so reads are one after another (seek, then read).
  */
@@ -117,17 +142,7 @@ export async function* parquetEntries(
   ]
     .filter((index) => index !== -1);
   const columns = [...new Set(wanted)].map((index) => names[index]!);
-  let rowStart = 0;
-  for (const group of metadata.row_groups) {
-    const rowEnd = rowStart + Number(group.num_rows);
-    const rows = await parquetReadObjects({
-      file: buffer,
-      metadata,
-      columns,
-      rowStart,
-      rowEnd,
-      compressors,
-    });
+  for await (const { rowStart, rows } of rowGroups(buffer, metadata, columns)) {
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i]!;
       const field = (index: number) => {
@@ -147,6 +162,5 @@ export async function* parquetEntries(
         extras,
       );
     }
-    rowStart = rowEnd;
   }
 }

@@ -13,8 +13,8 @@
  * @module
  */
 
-import { parquetMetadataAsync, parquetReadObjects } from "../npm.ts";
-import { fileBuffer } from "../input/parquet.ts";
+import { parquetMetadataAsync } from "../npm.ts";
+import { fileBuffer, rowGroups } from "../input/parquet.ts";
 import type { ResolvedOptions } from "../options.ts";
 import type { DownloadResult } from "../types.ts";
 import { EXTENSION } from "../worker/image_info.ts";
@@ -271,15 +271,7 @@ export class DatasetWriter {
     using file = await Deno.open(`${this.#out}/${name}.parquet`);
     const buffer = await fileBuffer(file);
     const metadata = await parquetMetadataAsync(buffer);
-    let start = 0;
-    for (const group of metadata.row_groups) {
-      const end = start + Number(group.num_rows);
-      const rows = await parquetReadObjects({
-        file: buffer,
-        metadata,
-        rowStart: start,
-        rowEnd: end,
-      });
+    for await (const { rows } of rowGroups(buffer, metadata)) {
       for (const row of rows) {
         if (row.status !== "success" || !(row.image instanceof Uint8Array)) continue;
         const meta = Object.fromEntries(
@@ -292,7 +284,6 @@ export class DatasetWriter {
         await put(`${key}.json`, encoder.encode(JSON.stringify(meta)));
         if (typeof row.caption === "string") await put(`${key}.txt`, encoder.encode(row.caption));
       }
-      start = end;
     }
   }
 }

@@ -315,6 +315,17 @@ function icoProblem(bytes: Bytes): string | undefined {
   return undefined;
 }
 
+/** The formats whose wholeness is a walk of their structure, with their name in a message. */
+const WALKS: Record<
+  "jpeg" | "gif" | "tiff" | "ico",
+  { label: string; problem: (bytes: Bytes) => string | undefined }
+> = {
+  jpeg: { label: "JPEG", problem: jpegProblem },
+  gif: { label: "GIF", problem: gifProblem },
+  tiff: { label: "TIFF", problem: tiffProblem },
+  ico: { label: "ICO", problem: icoProblem },
+};
+
 /**
  * Tells whether a body of unknown length is whole, by the structure of its format.
  *
@@ -337,19 +348,19 @@ export function wholeness(type: ImageType | undefined, bytes: Bytes): string | u
   switch (type) {
     case undefined:
       return undefined;
+    case "jpeg":
+    case "gif":
+    case "tiff":
+    case "ico": {
+      const walk = WALKS[type];
+      const problem = walk.problem(bytes);
+      return problem ? `the ${walk.label} is not whole: ${problem}` : undefined;
+    }
     case "png": {
       const tail = bytes.read(Math.max(0, bytes.size - 12), 12);
       return tail.byteLength === 12 && IEND.every((b, i) => tail[i] === b)
         ? undefined
         : "the PNG does not end with its IEND chunk";
-    }
-    case "jpeg": {
-      const problem = jpegProblem(bytes);
-      return problem ? `the JPEG is not whole: ${problem}` : undefined;
-    }
-    case "gif": {
-      const problem = gifProblem(bytes);
-      return problem ? `the GIF is not whole: ${problem}` : undefined;
     }
     case "webp": {
       const head = bytes.read(0, 12);
@@ -369,14 +380,6 @@ export function wholeness(type: ImageType | undefined, bytes: Bytes): string | u
         ? undefined
         : `the BMP is ${bytes.size} bytes, but its header says ${declared}`;
     }
-    case "tiff": {
-      const problem = tiffProblem(bytes);
-      return problem ? `the TIFF is not whole: ${problem}` : undefined;
-    }
-    case "ico": {
-      const problem = icoProblem(bytes);
-      return problem ? `the ICO is not whole: ${problem}` : undefined;
-    }
     case "svg": {
       const tail = new TextDecoder().decode(bytes.read(Math.max(0, bytes.size - 256), 256));
       return /<\/(?:[\w.-]+:)?svg\s*>\s*$/.test(tail)
@@ -384,4 +387,17 @@ export function wholeness(type: ImageType | undefined, bytes: Bytes): string | u
         : "the SVG does not end with </svg>";
     }
   }
+}
+
+/** Whether two byte sources hold the same bytes, compared in slices. */
+export function sameBytes(a: Bytes, b: Bytes): boolean {
+  if (a.size !== b.size) return false;
+  const SLICE = 256 * 1024;
+  for (let at = 0; at < a.size; at += SLICE) {
+    const x = a.read(at, SLICE);
+    const y = b.read(at, SLICE);
+    if (x.byteLength !== y.byteLength) return false;
+    for (let i = 0; i < x.byteLength; i++) if (x[i] !== y[i]) return false;
+  }
+  return true;
 }

@@ -4,21 +4,24 @@
  * receive the body into a temporary {@linkcode PartFile}, checking its size and first bytes as
  * they come; commit it under its final name once its length and digest are checked.
  *
- * At some 450 lines this module is over the core's usual 400, for a reason: the four steps share
- * the attempt, the response's head and the wording of the refusals, and apart they would only
- * pass those around. What is done on disk is in `resume.ts`, the redirects in `redirects.ts`.
+ * Screening is in `screen.ts`, what the steps share in `attempt.ts`, the temporary file in
+ * `part_file.ts`, the redirects in `redirects.ts`. At some 420 lines this module is a little over
+ * the core's usual 400, for a reason: receiving, checking, examining and committing a body read
+ * and write the same body and temporary file, and apart they would only pass those around.
  *
  * @module
  */
 
 import type { Hash } from "node:crypto";
 import type { Job, Outcome, WorkerConfig } from "../protocol.ts";
-import type { FailureReason } from "../types.ts";
 import type { EgressGuard } from "../egress.ts";
 import { isDirLost, isDiskFull, TimeoutError } from "../errors.ts";
 import { formatBytes } from "../format.ts";
-import { type Followed, followRedirects } from "../redirects.ts";
-import { DiskError, PartFile, type Resumable, writeBeside } from "./resume.ts";
+import { followRedirects } from "../redirects.ts";
+import { DiskError, writeBeside } from "./disk.ts";
+import type { Attempt, Body, Head, Refusal } from "./attempt.ts";
+import { redirectRefusal, requestHeaders, screen } from "./screen.ts";
+import { PartFile } from "./part_file.ts";
 import { SNIFF_BYTES, sniffImage } from "./sniff.ts";
 import { memoryBytes, wholeness } from "./complete.ts";
 import { networkMessage } from "./net_error.ts";
@@ -56,39 +59,6 @@ const SMALL_BODY = 1024 * 1024;
  */
 export const STREAM_BUFFER = 128 * 1024;
 
-/**
- * Reads a Retry-After header, in seconds or as an HTTP date.
- *
- * @param value The header's value.
- * @param now The current time in milliseconds since the epoch.
- * @returns How many milliseconds to wait, or `undefined` when absent or unreadable.
- *
- * @example
- * ```ts
- * import { parseRetryAfter } from "./fetch_file.ts";
- * import assert from "node:assert/strict";
- *
- * assert.equal(parseRetryAfter("3"), 3000);
- * const now = Date.parse("2026-01-01T00:00:00Z");
- * assert.equal(parseRetryAfter("Thu, 01 Jan 2026 00:00:10 GMT", now), 10_000);
- * assert.equal(parseRetryAfter("soon"), undefined);
- * ```
- */
-export function parseRetryAfter(
-  value: string | null,
-  now: number = Date.now(),
-): number | undefined {
-  if (value === null) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-function shorten(text: string): string {
-  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
-}
-
 function contentProblem(head: Uint8Array, status: number): string | undefined {
   const type = sniffImage(head);
   if (type === "html") {
@@ -100,54 +70,6 @@ function contentProblem(head: Uint8Array, status: number): string | undefined {
       : "the body is not an image (PNG, JPEG, GIF, WebP, AVIF, BMP, TIFF, ICO or SVG); use --any-type to keep it";
   }
   return undefined;
-}
-
-/** What every step of one attempt works with. */
-interface Attempt {
-  job: Job;
-  config: WorkerConfig;
-  watch: Watch;
-  part: PartFile;
-  /** Whether to compute the SHA-256: when asked to, or to check an expected one. */
-  hashing: boolean;
-}
-
-/** Why a step gave up on the download. */
-interface Refusal {
-  reason: FailureReason;
-  error: string;
-  retryAfter?: number;
-  diskFull?: boolean;
-  taken?: boolean;
-  dirLost?: boolean;
-  connectFailed?: boolean;
-}
-
-/** What screening found out about a response whose body is to be saved. */
-interface Head {
-  status: number;
-  /** Where the body goes in the file: after the partial file it continues, or at 0. */
-  offset: number;
-  /** The whole file's size, by Content-Length (and offset), unless the body is encoded. */
-  declared: number | undefined;
-  encoding: string | null;
-  etag: string | undefined;
-  /** The ETag, when it is a strong one. */
-  strongEtag: string | undefined;
-  /** A strong validator (strong ETag, or strong Last-Modified), for a resume note. */
-  validator: string | undefined;
-}
-
-/** A body received to its end. */
-interface Body {
-  /** The file's size, a partial file it continues included. */
-  total: number;
-  /** The body, when it is held in memory; `undefined` when it was streamed into the file. */
-  memory: Uint8Array | undefined;
-  /** Whether its first bytes were looked at already (or need not be). */
-  checked: boolean;
-  /** Its SHA-256 so far, when it is computed. */
-  hash: Hash | undefined;
 }
 
 /**
@@ -246,169 +168,6 @@ export async function fetchToFile(
       /\(Connect\)/.test(`${error} ${(error as { cause?: unknown } | undefined)?.cause}`);
     return fail({ reason: "network", error: networkMessage(error, job.href), connectFailed });
   }
-}
-
-function requestHeaders(userAgent: string, resume: Resumable | undefined): Record<string, string> {
-  const headers: Record<string, string> = { "user-agent": userAgent, accept: "image/*,*/*;q=0.5" };
-  if (resume) {
-    headers.range = `bytes=${resume.size}-`;
-    headers["if-range"] = resume.validator;
-  }
-  return headers;
-}
-
-/** Words a refused redirect chain for the user. */
-function redirectRefusal(
-  followed: Exclude<Followed, { response: Response }>,
-  maxRedirects: number,
-): Refusal {
-  const redirect = (error: string): Refusal => ({ reason: "redirect", error });
-  switch (followed.refused) {
-    case "private":
-      return { reason: "private", error: followed.verdict };
-    case "no-location":
-      return redirect(`HTTP ${followed.status} redirect without a Location`);
-    case "too-many":
-      return redirect(
-        `more than ${maxRedirects} redirects (the last to ${
-          shorten(followed.location)
-        }); the server may be looping`,
-      );
-    case "not-url":
-      return redirect(`redirected to "${shorten(followed.location)}", which is not a URL`);
-    case "not-http":
-      return redirect(
-        `redirected to a ${followed.url.protocol} URL (${
-          shorten(followed.url.href)
-        }); only http: and https: redirects are followed`,
-      );
-  }
-}
-
-/**
- * Decides from a response's status and headers whether its body is to be saved, and where in the
- * file it goes; the body of a response refused here is cancelled.
- */
-async function screen(
-  { config, part }: Attempt,
-  response: Response,
-  resume: Resumable | undefined,
-): Promise<Head | Refusal> {
-  const refuse = async (refusal: Refusal): Promise<Refusal> => {
-    await response.body?.cancel();
-    return refusal;
-  };
-  const status = response.status;
-  if (status === 416 && resume) {
-    // The partial file no longer fits the resource: start over on the next attempt.
-    part.discard();
-    const error = "the partial file from an earlier attempt no longer fits";
-    return await refuse({ reason: "length-mismatch", error });
-  }
-  if (status < 200 || status > 299) {
-    const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
-    const text = response.statusText ? ` ${response.statusText}` : "";
-    const error = `the server answered HTTP ${status}${text}`;
-    return await refuse({
-      reason: "http",
-      error,
-      ...(retryAfter === undefined ? {} : { retryAfter }),
-    });
-  }
-  const robotsTag = response.headers.get("x-robots-tag");
-  if (config.honorNoAi && robotsTag && /\bno(image)?ai\b/i.test(robotsTag)) {
-    const error = `the server opts out of AI use (X-Robots-Tag: ${shorten(robotsTag)})`;
-    return await refuse({ reason: "opt-out", error });
-  }
-  part.makeDirectory();
-
-  let offset = 0;
-  const encoding = response.headers.get("content-encoding");
-  const identity = encoding === null || encoding === "identity";
-  const lengthHeader = response.headers.get("content-length");
-  const length = lengthHeader !== null && /^\d+$/.test(lengthHeader)
-    ? Number(lengthHeader)
-    : undefined;
-  const etag = response.headers.get("etag") ?? undefined;
-  let declared = identity ? length : undefined;
-  if (status === 206) {
-    const problem = rangeProblem(response, resume, identity, length, etag);
-    if (problem) {
-      // Never spliced: the partial file goes, and the next attempt fetches the file whole.
-      part.discard();
-      return await refuse({ reason: "length-mismatch", error: problem });
-    }
-    offset = resume!.size;
-    declared = resume!.total ?? Number(/\/(\d+)$/.exec(response.headers.get("content-range")!)![1]);
-  } else {
-    part.supersede();
-  }
-  if (declared !== undefined && declared > config.maxBytes) {
-    part.discard();
-    const error = `the file is ${formatBytes(declared, 1024)}, over the ${
-      formatBytes(config.maxBytes, 1024)
-    } limit (--max-bytes)`;
-    return await refuse({ reason: "too-large", error });
-  }
-  const strongEtag = etag !== undefined && /^\s*"/.test(etag) ? etag : undefined;
-  return {
-    status,
-    offset,
-    declared,
-    encoding,
-    etag,
-    strongEtag,
-    validator: strongEtag ?? strongLastModified(response.headers),
-  };
-}
-
-/**
- * A Last-Modified that is a strong validator: RFC 9110 § 8.8.2.2 lets a client take it as one
- * when the response's Date is at least a second later. Otherwise (or without it) there is no
- * resume: a weak validator (an ETag `W/"…"`, say) must never be sent in If-Range.
- */
-function strongLastModified(headers: Headers): string | undefined {
-  const modified = headers.get("last-modified");
-  const date = headers.get("date");
-  if (modified === null || date === null) return undefined;
-  const gap = Date.parse(date) - Date.parse(modified);
-  return gap >= 1000 ? modified : undefined;
-}
-
-/**
- * Checks a 206 against what was asked: a Content-Range `bytes START-END/TOTAL` with START the
- * partial file's size, END the last byte, TOTAL the size the partial file was saved with (when
- * it was known), the same strong ETag, no content coding, and a Content-Length (if any) of the
- * range's own length.
- */
-function rangeProblem(
-  response: Response,
-  resume: Resumable | undefined,
-  identity: boolean,
-  length: number | undefined,
-  etag: string | undefined,
-): string | undefined {
-  if (!resume) return "the server sent a range that was not asked for";
-  const header = response.headers.get("content-range") ?? "";
-  const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header.trim());
-  if (!range) {
-    return `the server's Content-Range (${shorten(header)}) is not bytes START-END/TOTAL`;
-  }
-  const [start, end, total] = [Number(range[1]), Number(range[2]), Number(range[3])];
-  if (start !== resume.size || end !== total - 1 || end < start) {
-    return `the server sent bytes ${start}-${end}/${total}, not the ${resume.size}- asked for`;
-  }
-  if (resume.total !== undefined && total !== resume.total) {
-    return `the file is now ${total} bytes, not ${resume.total}: it changed on the server`;
-  }
-  if (resume.etag !== undefined && etag !== resume.etag) {
-    return `the file changed on the server (ETag ${etag ?? "none"}, was ${resume.etag})`;
-  }
-  if (!identity) return "the server sent the rest of the file content-encoded";
-  if (length !== undefined && length !== end - start + 1) {
-    return `the range is ${end - start + 1} bytes, but Content-Length says ${length}`;
-  }
-  return undefined;
 }
 
 /**
