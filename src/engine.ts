@@ -1,7 +1,9 @@
 /**
  * The engine of one run, on the main thread: it pulls the input with backpressure, names each
  * URL, screens it (journal, robots.txt), hands it to the scheduler, dispatches to the worker
- * pool, and queues the results for `download()` to yield.
+ * pool, and queues the results for `download()` to yield. (It is over 400 lines because it is
+ * the one place where these meet: each step is a short method, and splitting them across files
+ * would hide the order a URL goes through.)
  *
  * @module
  */

@@ -1,7 +1,10 @@
 /**
  * The main thread's scheduling: which download goes next, per-host limits, retries and back-off.
  *
- * It knows nothing of workers or files, so it can be tested and benchmarked on its own.
+ * It knows nothing of workers or files, so it can be tested and benchmarked on its own. (It is
+ * over 400 lines because a host's state is one record that every rule reads and writes: its
+ * limit, pace, deadlines, pauses and down-time; the learning itself is in `latency.ts` and
+ * `adaptive.ts`.)
  *
  * @module
  */

@@ -1,7 +1,8 @@
 /**
  * Proof that a body of unknown length is whole: when no Content-Length (or Content-Range) says
  * how long a body is, a connection that closes early looks like a clean end, so the image's own
- * structure has to say it ends where it should.
+ * structure has to say it ends where it should. (One walk per format, in one file: a table of
+ * small functions that would not read better apart.)
  *
  * | format    | whole when                                                                  |
  * | --------- | --------------------------------------------------------------------------- |
