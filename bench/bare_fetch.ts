@@ -31,25 +31,20 @@ if (import.meta.main && !("WorkerGlobalScope" in globalThis)) {
       worker.postMessage({
         urls: urls.slice(k * per, (k + 1) * per),
         out,
-        start: k * per,
         loops: Number(c),
       });
     })));
 } else if ("WorkerGlobalScope" in globalThis) {
   const scope = self as unknown as Worker;
   scope.onmessage = async (event: MessageEvent) => {
-    const { urls, out, start, loops } = event.data as {
-      urls: string[];
-      out: string;
-      start: number;
-      loops: number;
-    };
+    const { urls, out, loops } = event.data as { urls: string[]; out: string; loops: number };
     let next = 0;
     await Promise.all(Array.from({ length: loops }, async () => {
       while (next < urls.length) {
         const i = next++;
         const response = await fetch(urls[i]!);
-        await Deno.writeFile(`${out}/${start + i}.png`, await response.bytes());
+        const name = new URL(urls[i]!).pathname.split("/").pop()!;
+        await Deno.writeFile(`${out}/${name}`, await response.bytes());
       }
     }));
     scope.postMessage("done");

@@ -40,7 +40,7 @@ Data (generated once into a temp dir, served by nginx on 127.0.0.1):
   --server FILE        the server.ts to run for --latency (default: the repository's)
 
 Tools (in every round, in alternating order):
-  --only LIST          comma-separated subset of: cp,wget2,curl,aria2,pool,seq,downpour
+  --only LIST          comma-separated subset of: cp,wget2,curl,aria2,pool,seq,bare,downpour (bare: a bare fetch loop, only when named)
   --seq                also run pool.py --mode seq (slow)
   --threads N          parallel downloads for wget2/curl/aria2, --per-host for downpour
                        (default 32)
@@ -66,6 +66,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(here);
 const CLI = join(repo, "cli.ts");
 const POOL = join(here, "pool.py");
+const BARE = join(here, "bare_fetch.ts");
 const SERVER = join(repo, "server.ts");
 
 /**
@@ -75,7 +76,7 @@ const SERVER = join(repo, "server.ts");
  */
 const DOWNPOUR_V8_FLAGS = ["--v8-flags=--max-semi-space-size=1"];
 
-const ALL_TOOLS = ["cp", "wget2", "curl", "aria2", "pool", "seq", "downpour"] as const;
+const ALL_TOOLS = ["cp", "wget2", "curl", "aria2", "pool", "seq", "bare", "downpour"] as const;
 
 /** The options of one benchmark run. */
 interface Options {
@@ -636,7 +637,7 @@ async function clearDir(dir: string): Promise<void> {
 function tools(options: Options): Tool[] {
   const t = String(options.threads);
   const wanted = (name: string) =>
-    options.only ? options.only.has(name) : name !== "seq" || options.seq;
+    options.only ? options.only.has(name) : (name !== "seq" || options.seq) && name !== "bare";
   const missing = (bin: string) =>
     which(bin) ? undefined : `${bin} is not installed (run bash bench/setup.sh)`;
   const list: Tool[] = [
@@ -706,8 +707,13 @@ function tools(options: Options): Tool[] {
       skip: missing("python3"),
       command: (set, out) => ["python3", POOL, "--mode", "seq", "-i", set.list, "-o", out],
     },
+    {
+      // The floor downpour is measured against: fetch and one write, 2 workers x 16, no checks.
+      name: "bare fetch",
+      command: (set, out) => [Deno.execPath(), "run", "-A", BARE, set.list, out, "2", "16"],
+    },
   ];
-  const keys = ["cp", "wget2", "curl", "aria2", "pool", "seq"];
+  const keys = ["cp", "wget2", "curl", "aria2", "pool", "seq", "bare"];
   const chosen = list.filter((_, i) => wanted(keys[i]));
   if (wanted("downpour")) {
     const skip = isFile(CLI) ? undefined : "cli.ts is missing: downpour is skipped";

@@ -247,11 +247,16 @@ export class PartFile implements Disposable {
     }
   }
 
-  /** Creates this attempt's temporary file, exclusively, and locks it. */
-  #create(): Deno.FsFile {
+  /**
+   * Creates this attempt's temporary file, exclusively, and locks it unless `lock` is false: a
+   * body already in memory is written, linked and unlinked in one synchronous step, during which
+   * no other writer takes a file this young (the sweep leaves files under 100 ms alone, and only
+   * a noted partial is ever taken over).
+   */
+  #create(lock = true): Deno.FsFile {
     this.#part = `${this.#out}/${partPath(this.#job.path)}`;
     const file = Deno.openSync(this.#part, { read: true, write: true, createNew: true });
-    file.lockSync(true);
+    if (lock) file.lockSync(true);
     return file;
   }
 
@@ -315,7 +320,7 @@ export class PartFile implements Disposable {
     this.#fate = "remove";
     if (body) {
       this.#file = disk("write the temporary file", () => {
-        const file = this.#create();
+        const file = this.#create(false);
         writeAll(file, body);
         return file;
       });
