@@ -16,11 +16,12 @@ counts=("$@")
 [ ${#counts[@]} -gt 0 ] || counts=(10000 1000000)
 work=$(mktemp -d "${TMP:-/tmp}/downpour-scale-XXXXXX")
 port=18091
+nginx=""
 trap 'kill "$nginx" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 chmod 755 "$work"
 mkdir -p "$work/www"
-deno eval "import { syntheticPng } from '$repo/src/png.ts';
+deno eval "import { syntheticPng } from '$repo/testing/png.ts';
 await Deno.writeFile('$work/www/tiny.png', await syntheticPng(0, { minBytes: 200, maxBytes: 300 }));"
 cat >"$work/nginx.conf" <<EOF
 worker_processes 1;
