@@ -404,14 +404,7 @@ export class Engine {
         result.originalHeight = outcome.originalHeight!;
       }
       if (outcome.mime) result.mime = outcome.mime;
-      this.#journal?.record(result, {
-        name: task.name,
-        path: task.path,
-        href: redactUrl(task.parsed),
-        input: task.input,
-        ...(task.parsed.password ? { redacted: true } : {}),
-        ...(outcome.etag ? { etag: outcome.etag } : {}),
-      });
+      this.#record(task, result, outcome.etag);
       this.#push(result);
       if (outcome.diskFull) {
         this.#fail(new DiskFullError(this.#options.out, outcome.error!));
@@ -454,14 +447,20 @@ export class Engine {
       ms: task.attempts > 0 ? Math.round(performance.now() - task.started) : 0,
     };
     Object.assign(result, rowFields(task));
+    this.#record(task, result);
+    this.#push(result);
+  }
+
+  /** Records a task's final result in the journal, under the name the task holds. */
+  #record(task: Named, result: DownloadResult, etag?: string): void {
     this.#journal?.record(result, {
       name: task.name,
       path: task.path,
       href: redactUrl(task.parsed),
       input: task.input,
       ...(task.parsed.password ? { redacted: true } : {}),
+      ...(etag ? { etag } : {}),
     });
-    this.#push(result);
   }
 
   #push(result: DownloadResult): void {
