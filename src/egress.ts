@@ -18,7 +18,6 @@
  * @module
  */
 
-import { lookup } from "node:dns/promises";
 import { checkPublic } from "./address_guard.ts";
 
 /** Resolves a host name to its IP addresses. */
@@ -43,8 +42,15 @@ export interface EgressGuardOptions {
   connectTimeout?: number;
 }
 
+/**
+ * node:dns is loaded at the first look-up: loading it costs every thread that imports this module
+ * some milliseconds, and most runs never look a name up themselves.
+ */
+let dns: Promise<typeof import("node:dns/promises")> | undefined;
+
 /** The system's resolver, all answers in its order. */
 async function systemResolve(host: string): Promise<string[]> {
+  const { lookup } = await (dns ??= import("node:dns/promises"));
   const answers = await lookup(host, { all: true, order: "verbatim" });
   return answers.map((answer) => answer.address);
 }

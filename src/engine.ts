@@ -19,7 +19,7 @@ import { maskPasswords, redactUrl } from "./journal/redact.ts";
 import { NameAllocator } from "./name_table.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { PoolEvents, WorkerPool } from "./pool.ts";
-import type { Outcome } from "./protocol.ts";
+import type { Job, Outcome } from "./protocol.ts";
 import { type Failure, Scheduler, type Task } from "./scheduler.ts";
 import { InflightTarget } from "./adaptive.ts";
 import type { DownloadInput, DownloadResult } from "./types.ts";
@@ -265,16 +265,16 @@ export class Engine {
       href: checked.href,
       host: checked.host,
       path,
-      ...(wanted ? { wanted } : {}),
-      ...(sha256 ? { sha256 } : {}),
-      ...(this.#resumable.has(path) ? { resume: true } : {}),
-      ...(row ? { row } : {}),
       attempts: 0,
       started: 0,
       name,
       parsed: checked,
       input: item,
     };
+    if (wanted) task.wanted = wanted;
+    if (sha256) task.sha256 = sha256;
+    if (this.#resumable.has(path)) task.resume = true;
+    if (row) task.row = row;
     const saved = held?.entry.ok ? held : undefined;
     if (saved === undefined && !this.#robots) {
       this.#scheduler.add(task);
@@ -352,16 +352,14 @@ export class Engine {
       const task = this.#scheduler.next() as Named | undefined;
       if (!task) break;
       this.#inflight.set(task.id, task);
-      this.#pool.assign({
-        id: task.id,
-        href: task.href,
-        path: task.path,
-        ...(task.sha256 ? { sha256: task.sha256 } : {}),
-        ...(task.resume ? { resume: true } : {}),
-        ...(task.row ? { row: task.row } : {}),
-        ...(task.headersDeadline ? { headersDeadline: task.headersDeadline } : {}),
-        ...(task.idleDeadline ? { idleDeadline: task.idleDeadline } : {}),
-      });
+      // Built field by field: this runs once a request, and every field but three is rare.
+      const job: Job = { id: task.id, href: task.href, path: task.path };
+      if (task.sha256) job.sha256 = task.sha256;
+      if (task.resume) job.resume = true;
+      if (task.row) job.row = task.row;
+      if (task.headersDeadline) job.headersDeadline = task.headersDeadline;
+      if (task.idleDeadline) job.idleDeadline = task.idleDeadline;
+      this.#pool.assign(job);
       assigned = true;
     }
     if (assigned) this.#pool.flush();

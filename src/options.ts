@@ -52,7 +52,10 @@ export interface DownloadOptions {
   digest?: boolean;
   /** Milliseconds to wait for a connection and the response headers. Default: 30,000. */
   headersTimeout?: number;
-  /** Milliseconds without a single body byte after which a download is abandoned. Default: 30,000. */
+  /**
+   * Milliseconds without a single body byte after which a download is abandoned; a body of known
+   * length up to 128 KiB is read in one go and must arrive whole within it. Default: 30,000.
+   */
   idleTimeout?: number;
   /** Milliseconds one attempt may take in all; 0 means no limit. Default: 0. */
   totalTimeout?: number;
@@ -446,7 +449,9 @@ export const OPTION_RULES: OptionRules = {
     resolve: integer(DEFAULTS.idleTimeout, 1),
     flag: seconds(
       "idle-timeout",
-      `seconds without data before giving up (default ${DEFAULTS.idleTimeout / 1000})`,
+      `seconds without data (a body to 128 KiB: in all) before giving up (default ${
+        DEFAULTS.idleTimeout / 1000
+      })`,
     ),
   },
   totalTimeout: {

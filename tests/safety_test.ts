@@ -134,6 +134,33 @@ Deno.test("a small body trickled steadily is saved: the idle timer restarts with
   assert.deepEqual(await Deno.readFile(`${out.path}/x.png`), body);
 });
 
+Deno.test("a body of known length up to 128 KiB is read in one go: the idle limit covers it all", async () => {
+  const body = png(100_000);
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  await using server = localServer(() => {
+    let part = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (part === 10) return controller.close();
+        await new Promise((resolve) => timers.add(setTimeout(resolve, 150)));
+        controller.enqueue(body.slice(part * 10_000, ++part * 10_000));
+      },
+      cancel() {},
+    });
+    return new Response(stream, { headers: { "content-length": String(body.length) } });
+  });
+  await using out = await tempDir("downpour-safety-");
+  // 1.5 s in all, 150 ms between bytes: over a 1 s limit, though no gap is.
+  const cut = await get(`${server.origin}/x.png`, config(out.path, { idleTimeout: 1000 }));
+  assert.equal(cut.ok, false);
+  assert.equal(cut.reason, "timeout");
+  assert.deepEqual(await entries(out.path), [], "no final file, no temporary file");
+  const saved = await get(`${server.origin}/x.png`, config(out.path, { idleTimeout: 4000 }));
+  assert.equal(saved.ok, true, saved.error);
+  assert.deepEqual(await Deno.readFile(`${out.path}/x.png`), body);
+  for (const timer of timers) clearTimeout(timer);
+});
+
 Deno.test("a body trickling a byte every 300 ms fails by the low-speed limit", async () => {
   const body = png(1000);
   const timers = new Set<ReturnType<typeof setTimeout>>();
@@ -485,6 +512,38 @@ Deno.test("the sweep keeps a partial file whose note was written after the notes
   // The notes as listed before a live writer took x.png's partial file over and was cut off.
   await sweepParts(out.path, new Set());
   assert.deepEqual(await entries(out.path), [RESUME_DIR, resumed]);
+});
+
+Deno.test("a temporary name another writer holds is never opened: the name is drawn afresh", async () => {
+  await using outside = await tempDir("downpour-outside-");
+  await using out = await tempDir("downpour-safety-");
+  const victim = `${outside.path}/victim.txt`;
+  await Deno.writeTextFile(victim, "keep me");
+  // This thread's names are a random half and a count: plant the next two names.
+  const next = (name: string, ahead: number) => {
+    const [, prefix, count] = /\.([0-9a-f]{8})([0-9a-f]{8})\.part$/.exec(partPath(name))!;
+    const hex = ((parseInt(count!, 16) + ahead) >>> 0).toString(16).padStart(8, "0");
+    return `.${name}.${prefix}${hex}.part`;
+  };
+  const inMemory = next("m.png", 1);
+  await Deno.symlink(victim, `${out.path}/${inMemory}`);
+  const body = png(1000);
+  {
+    using attempt = new PartFile(out.path, { path: "m.png", href: "http://h.example/m.png" });
+    assert.equal(attempt.commit(body, body.length), "saved");
+  }
+  const streamed = next("s.png", 1);
+  await Deno.symlink(victim, `${out.path}/${streamed}`);
+  {
+    using attempt = new PartFile(out.path, { path: "s.png", href: "http://h.example/s.png" });
+    attempt.create(undefined);
+    attempt.write(body);
+    assert.equal(attempt.commit(undefined, body.length), "saved");
+  }
+  assert.deepEqual(await Deno.readFile(`${out.path}/m.png`), body);
+  assert.deepEqual(await Deno.readFile(`${out.path}/s.png`), body);
+  assert.equal(await Deno.readTextFile(victim), "keep me");
+  assert.deepEqual(await entries(out.path), [inMemory, streamed, "m.png", "s.png"].sort());
 });
 
 Deno.test("supersede() keeps the note of a partial file that a live writer holds", async () => {

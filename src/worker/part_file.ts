@@ -24,6 +24,7 @@ import { redactUrl } from "../journal/redact.ts";
 import { type Bytes, fileBytes, memoryBytes, sameBytes } from "./complete.ts";
 import { codeOf, disk, DiskError, removeQuietly, writeAll } from "./disk.ts";
 import {
+  newPartPrefix,
   partPath,
   readNoteSync,
   removeIfAbandoned,
@@ -247,17 +248,29 @@ export class PartFile implements Disposable {
     }
   }
 
-  /**
-   * Creates this attempt's temporary file, exclusively, and locks it unless `lock` is false: a
-   * body already in memory is written, linked and unlinked in one synchronous step, during which
-   * no other writer takes a file this young (the sweep leaves files under 100 ms alone, and only
-   * a noted partial is ever taken over).
-   */
-  #create(lock = true): Deno.FsFile {
-    this.#part = `${this.#out}/${partPath(this.#job.path)}`;
-    const file = Deno.openSync(this.#part, { read: true, write: true, createNew: true });
-    if (lock) file.lockSync(true);
+  /** Creates this attempt's temporary file to stream into, exclusively, and locks it. */
+  #create(): Deno.FsFile {
+    const file = this.#exclusive((path) =>
+      Deno.openSync(path, { read: true, write: true, createNew: true })
+    );
+    file.lockSync(true);
     return file;
+  }
+
+  /**
+   * Makes this attempt's temporary file under a new name with `make`, which must create it
+   * exclusively; a name found taken (another process drew the same random half) is drawn again.
+   */
+  #exclusive<T>(make: (path: string) => T): T {
+    for (let tries = 1;; tries++) {
+      this.#part = `${this.#out}/${partPath(this.#job.path)}`;
+      try {
+        return make(this.#part);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists) || tries === 3) throw error;
+        newPartPrefix();
+      }
+    }
   }
 
   /**
@@ -319,11 +332,13 @@ export class PartFile implements Disposable {
   commit(body: Uint8Array | undefined, size: number): Commit {
     this.#fate = "remove";
     if (body) {
-      this.#file = disk("write the temporary file", () => {
-        const file = this.#create(false);
-        writeAll(file, body);
-        return file;
-      });
+      // Created, written and closed by one call; linked and unlinked at once after it, so no
+      // other writer takes it meanwhile (the sweep leaves files this young alone) and it needs
+      // no lock.
+      disk(
+        "write the temporary file",
+        () => this.#exclusive((path) => Deno.writeFileSync(path, body, { createNew: true })),
+      );
     }
     const final = `${this.#out}/${this.#job.path}`;
     const part = this.#part!;
@@ -371,7 +386,7 @@ export class PartFile implements Disposable {
       using there = Deno.openSync(final, { read: true });
       const info = there.statSync();
       if (!info.isFile) return "taken";
-      const mine = this.#file!.statSync();
+      const mine = this.#file ? this.#file.statSync() : Deno.lstatSync(this.#part!);
       if (info.ino === mine.ino && info.dev === mine.dev) return "exists"; // no bytes to compare
       if (info.size !== size) return "taken";
       const ours = body ? memoryBytes(body) : fileBytes(this.#file!, size);

@@ -74,9 +74,31 @@ const PART_NAME = /^\..+\.[0-9a-f]{16}\.part$/;
  */
 export function partPath(path: string): string {
   const slash = path.lastIndexOf("/");
-  const random = crypto.getRandomValues(new Uint32Array(2));
-  const hex = random[0]!.toString(16).padStart(8, "0") + random[1]!.toString(16).padStart(8, "0");
+  prefix ??= randomHex();
+  sequence = (sequence + 1) >>> 0;
+  if (sequence === 0) prefix = randomHex();
+  const hex = prefix + sequence.toString(16).padStart(8, "0");
   return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${hex}.part`;
+}
+
+/**
+ * Starts the temporary names of this thread afresh: after a name was found taken (by another
+ * process whose random half happened to be the same), so that the next ones differ from its.
+ */
+export function newPartPrefix(): void {
+  prefix = randomHex();
+}
+
+/**
+ * A temporary name's first 8 hex digits: random, drawn once per thread; the other 8 count. A
+ * draw per name would cost a call into the runtime per file, and the names need to be unique,
+ * not unguessable: they are created with `O_EXCL`, so a name another writer holds is never opened.
+ */
+let prefix: string | undefined;
+let sequence = 0;
+
+function randomHex(): string {
+  return crypto.getRandomValues(new Uint32Array(1))[0]!.toString(16).padStart(8, "0");
 }
 
 /**
