@@ -1,4 +1,4 @@
-#!/usr/bin/env -S deno run --allow-net --allow-read --allow-write --v8-flags=--max-semi-space-size=1
+#!/usr/bin/env -S deno run --allow-net --allow-read --allow-write --v8-flags=--max-semi-space-size=1,--heap-growing-percent=100
 /**
  * The `downpour` command: downloads the URLs given as arguments or listed in a file into a
  * directory. Run `deno run -A cli.ts --help` for the options.

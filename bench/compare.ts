@@ -74,7 +74,7 @@ const SERVER = join(repo, "server.ts");
  * V8 flag, which keeps each isolate's young generation small (the same speed, about 100 MB less
  * peak RSS). `deno run` cannot set it from inside the program.
  */
-const DOWNPOUR_V8_FLAGS = ["--v8-flags=--max-semi-space-size=1"];
+const DOWNPOUR_V8_FLAGS = ["--v8-flags=--max-semi-space-size=1,--heap-growing-percent=100"];
 
 const ALL_TOOLS = ["cp", "wget2", "curl", "aria2", "pool", "seq", "bare", "downpour"] as const;
 

@@ -108,7 +108,7 @@ try {
           "run",
           // -A: Deno asks for all permissions to read files under /dev (/dev/shm).
           "-A",
-          "--v8-flags=--max-semi-space-size=1",
+          "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=100",
           `${root}cli.ts`,
           "-q",
           "-i",

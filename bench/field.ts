@@ -152,7 +152,7 @@ function tools(dir: string, out: string, ca: string, list: string, curlConfig: s
     args: [
       "run",
       "-A",
-      "--v8-flags=--max-semi-space-size=1",
+      "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=100",
       `${ROOT}cli.ts`,
       "-i",
       list,

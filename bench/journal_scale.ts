@@ -100,7 +100,7 @@ const run = await new Deno.Command("/usr/bin/time", {
     Deno.execPath(),
     "run",
     "-A",
-    "--v8-flags=--max-semi-space-size=1", // as installed (the README's install line, the shebang)
+    "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=100", // as installed (the README's install line, the shebang)
     cli,
     "-o",
     out,

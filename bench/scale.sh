@@ -8,7 +8,7 @@
 #   TMP=/dev/shm bash bench/scale.sh       # output in memory
 #   EXTRA="" bash bench/scale.sh           # without the V8 flag of the install line
 #
-# downpour runs as installed, with --v8-flags=--max-semi-space-size=1 (EXTRA replaces it).
+# downpour runs as installed, with --v8-flags=--max-semi-space-size=1,--heap-growing-percent=100 (EXTRA replaces it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -49,7 +49,7 @@ for n in "${counts[@]}"; do
   rm -rf "$work/out"
   # shellcheck disable=SC2086
   if ! /usr/bin/time -f "%e %M" -o "$work/time.txt" \
-    deno run -A ${EXTRA-"--v8-flags=--max-semi-space-size=1"} "$repo/cli.ts" -i "$work/list.txt" -o "$work/out" -q --per-host 32 \
+    deno run -A ${EXTRA-"--v8-flags=--max-semi-space-size=1,--heap-growing-percent=100"} "$repo/cli.ts" -i "$work/list.txt" -o "$work/out" -q --per-host 32 \
     --layout shard 2>"$work/stderr.txt"; then
     tail -5 "$work/stderr.txt" >&2
     exit 1

@@ -209,7 +209,7 @@ ${FLAGS.map(helpLine).join("\n")}
 Exit status: 0 every URL saved, 1 any URL failed, 2 usage error, 130 interrupted.
 
 Install:  deno install -g -n downpour --allow-net --allow-read --allow-write \\
-            --v8-flags=--max-semi-space-size=1 <url or path>/cli.ts
+            --v8-flags=--max-semi-space-size=1,--heap-growing-percent=100 <url or path>/cli.ts
 Example:  downpour -i urls.txt -o images
 `;
 }
