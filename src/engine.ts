@@ -13,7 +13,7 @@ import { checkUrl } from "./input/url.ts";
 import { tidyResumeDir } from "./worker/resume.ts";
 import { RobotsCache } from "./robots/cache.ts";
 import { inShard } from "./shard.ts";
-import type { HeldName, Journal } from "./journal.ts";
+import type { HeldName, Journal, RecordContext } from "./journal.ts";
 import { nameHash } from "./journal/index.ts";
 import { maskPasswords, redactUrl } from "./journal/redact.ts";
 import { NameAllocator } from "./name_table.ts";
@@ -451,14 +451,13 @@ export class Engine {
 
   /** Records a task's final result in the journal, under the name the task holds. */
   #record(task: Named, result: DownloadResult, etag?: string): void {
-    this.#journal?.record(result, {
-      name: task.name,
-      path: task.path,
-      href: redactUrl(task.parsed),
-      input: task.input,
-      ...(task.parsed.password ? { redacted: true } : {}),
-      ...(etag ? { etag } : {}),
-    });
+    if (!this.#journal) return;
+    const href = redactUrl(task.parsed);
+    const context: RecordContext = { name: task.name, path: task.path, href, input: task.input };
+    // A redacted href differs from the one fetched: the URL had a password.
+    if (href !== task.href) context.redacted = true;
+    if (etag) context.etag = etag;
+    this.#journal.record(result, context);
   }
 
   #push(result: DownloadResult): void {

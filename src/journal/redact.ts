@@ -32,7 +32,9 @@ export function redactUrl(url: string | URL): string {
     parsed.password = REDACTED;
     return parsed.href;
   }
-  if (url.password === "") return url.href;
+  const href = url.href;
+  // No "@" in the href: no credentials (the password getter costs more than this look).
+  if (!href.includes("@") || url.password === "") return href;
   const copy = new URL(url.href);
   copy.password = REDACTED;
   return copy.href;
