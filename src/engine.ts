@@ -359,6 +359,7 @@ export class Engine {
       if (task.row) job.row = task.row;
       if (task.headersDeadline) job.headersDeadline = task.headersDeadline;
       if (task.idleDeadline) job.idleDeadline = task.idleDeadline;
+      if (task.msPerByte) job.msPerByte = task.msPerByte;
       this.#pool.assign(job);
       assigned = true;
     }

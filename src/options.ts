@@ -54,7 +54,8 @@ export interface DownloadOptions {
   headersTimeout?: number;
   /**
    * Milliseconds without a single body byte after which a download is abandoned; a body of known
-   * length up to 128 KiB is read in one go and must arrive whole within it. Default: 30,000.
+   * length up to 128 KiB is read in one go and must arrive whole within it (or sooner, at its
+   * host's learned pace). Default: 30,000.
    */
   idleTimeout?: number;
   /** Milliseconds one attempt may take in all; 0 means no limit. Default: 0. */

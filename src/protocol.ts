@@ -40,6 +40,8 @@ export interface Job {
   headersDeadline?: number;
   /** Milliseconds the body may stall, for this host, when tighter than `idleTimeout`. */
   idleDeadline?: number;
+  /** Milliseconds a byte for a body read in one go, learned from the host (see `Watch`). */
+  msPerByte?: number;
 }
 
 /** What a job carries of its input row, for the files beside it and the metadata. */
@@ -99,6 +101,8 @@ export interface Outcome {
   ttfb?: number;
   /** Of a saved file: the longest wait in milliseconds for body bytes. */
   gap?: number;
+  /** For a body read in one go: the milliseconds it took a byte, for the host's pace. */
+  perByte?: number;
 }
 
 /**

@@ -91,6 +91,8 @@ export interface Task {
   headersDeadline?: number;
   /** This attempt's idle deadline for its host, in milliseconds, when one applies. */
   idleDeadline?: number;
+  /** This attempt's pace for a body read in one go, in milliseconds a byte, when one applies. */
+  msPerByte?: number;
 }
 
 /**
@@ -198,6 +200,8 @@ interface Host {
   gap: Recent;
   /** Milliseconds from dispatch to outcome, of saved files. */
   took: Recent;
+  /** Milliseconds a byte of the bodies read in one go, of saved files. */
+  perByte: Recent;
   connectFailures: number;
   /** Requests allowed above its limit: grown while it is far, full and well-behaved. */
   extra: number;
@@ -322,6 +326,7 @@ export class Scheduler {
         ttfb: new Recent(),
         gap: new Recent(),
         took: new Recent(),
+        perByte: new Recent(),
         connectFailures: 0,
         extra: 0,
         touchy: false,
@@ -467,10 +472,15 @@ export class Scheduler {
   #deadlines(task: Task, host: Host): void {
     delete task.headersDeadline;
     delete task.idleDeadline;
+    delete task.msPerByte;
     // The last attempt has the fixed timeouts only: a slow host is slow, not wrong.
     if (task.attempts > this.#options.retries || host.ttfb.count < LEARN_SAMPLES) return;
     task.headersDeadline = Math.round(Math.max(DEADLINE_FLOOR, DEADLINE_FACTOR * host.ttfb.p90));
     task.idleDeadline = Math.round(Math.max(DEADLINE_FLOOR, DEADLINE_FACTOR * host.gap.p90));
+    // A body read in one go is given time for its length at the host's slower pace.
+    if (host.perByte.count >= LEARN_SAMPLES) {
+      task.msPerByte = DEADLINE_FACTOR * host.perByte.p90;
+    }
   }
 
   /** Moves a host's waiting tasks back to the front of the line, as many as may start. */
@@ -558,6 +568,7 @@ export class Scheduler {
       host.pacer.onSuccess(now);
       if (outcome.ttfb !== undefined) host.ttfb.add(outcome.ttfb);
       if (outcome.gap !== undefined) host.gap.add(outcome.gap);
+      if (outcome.perByte !== undefined) host.perByte.add(outcome.perByte);
       host.took.add(now - task.sent!);
       this.#grow(host);
       return { final: true };

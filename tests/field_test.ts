@@ -6,6 +6,8 @@
 
 import assert from "node:assert/strict";
 import { download } from "../mod.ts";
+import { Scheduler, type Task } from "../src/scheduler.ts";
+import { Watch, WHOLE_FLOOR } from "../src/worker/watchdog.ts";
 import { syntheticPng } from "../testing/png.ts";
 import { collect, localServer, tempDir } from "./helpers.ts";
 
@@ -69,6 +71,50 @@ Deno.test("a host whose requests stall after the headers costs seconds, not the 
     assert.ok(took < 8000, `the run took ${Math.round(took)} ms`);
   } finally {
     for (const release of [...stalls]) release();
+  }
+});
+
+Deno.test("a body read in one go has time for its length at its host's pace: at least 2 s, at most the idle timeout", () => {
+  const limits = { headersTimeout: 30_000, idleTimeout: 30_000, totalTimeout: 0 };
+  const deadline = (bytes: number, msPerByte?: number) => {
+    const watch = new Watch(limits, { idleDeadline: 3000, ...(msPerByte ? { msPerByte } : {}) });
+    const start = performance.now();
+    watch.awaitWhole(bytes);
+    // The first moment at which it gives up, to the nearest 100 ms.
+    let at = 0;
+    while (!watch.check(start + at)) at += 100;
+    assert.equal(watch.signal.reason.limit, "idle");
+    assert.match(watch.signal.reason.message, /did not come whole within/);
+    return at;
+  };
+  assert.ok(Math.abs(deadline(100_000) - 3000) <= 100, "no pace learned: the idle deadline");
+  assert.ok(Math.abs(deadline(100_000, 0.05) - 5000) <= 100, "100,000 bytes at 0.05 ms a byte");
+  assert.ok(Math.abs(deadline(1000, 0.05) - WHOLE_FLOOR) <= 100, "the floor");
+  assert.ok(Math.abs(deadline(100_000, 1) - 30_000) <= 100, "the fixed idle timeout bounds it");
+});
+
+Deno.test("the scheduler learns a host's pace a byte from bodies read in one go, for its later requests", () => {
+  const scheduler = new Scheduler({ perHost: 4, retries: 2 });
+  const task = (id: number): Task => ({
+    id,
+    url: "",
+    href: "",
+    host: "h",
+    path: "",
+    attempts: 0,
+    started: 0,
+  });
+  try {
+    for (let i = 0; i < 20; i++) scheduler.add(task(i));
+    for (let i = 0; i < 8; i++) {
+      const t = scheduler.next()!;
+      assert.equal(t.msPerByte, undefined, "not before 8 samples");
+      scheduler.finish(t, { id: t.id, ok: true, bytes: 1000, ttfb: 5, gap: 10, perByte: 0.01 });
+    }
+    const later = scheduler.next()!;
+    assert.equal(later.msPerByte, 0.04, "four times the 90th percentile");
+  } finally {
+    scheduler.close();
   }
 });
 

@@ -161,6 +161,56 @@ Deno.test("a body of known length up to 128 KiB is read in one go: the idle limi
   for (const timer of timers) clearTimeout(timer);
 });
 
+Deno.test("a Content-Length beside Transfer-Encoding: chunked is not trusted: --max-bytes still holds", async () => {
+  // The HTTP layer reads such a body as chunked, however long: it is streamed and counted.
+  const chunk = png(64 * 1024);
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < 128; i++) {
+    parts.push(new TextEncoder().encode(`${chunk.length.toString(16)}\r\n`), chunk);
+    parts.push(new TextEncoder().encode("\r\n"));
+  }
+  parts.push(new TextEncoder().encode("0\r\n\r\n"));
+  const body = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  let at = 0;
+  for (const part of parts) body.set(part, (at += part.length) - part.length);
+  await using server = rawServer(() => ({
+    head: "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n" +
+      "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+    body,
+  }));
+  await using out = await tempDir("downpour-safety-");
+  const outcome = await get(`${server.origin}/x.png`, config(out.path, { maxBytes: 1024 * 1024 }));
+  assert.equal(outcome.ok, false);
+  assert.equal(outcome.reason, "too-large", outcome.error);
+  assert.deepEqual(await entries(out.path), []);
+});
+
+Deno.test("a small body read in one go is not held to the low-speed limit while it comes", async () => {
+  const body = png(100_000);
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  await using server = localServer(() => {
+    let part = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (part === 10) return controller.close();
+        await new Promise((resolve) => timers.add(setTimeout(resolve, 150)));
+        controller.enqueue(body.slice(part * 10_000, ++part * 10_000));
+      },
+      cancel() {},
+    });
+    return new Response(stream, { headers: { "content-length": String(body.length) } });
+  });
+  await using out = await tempDir("downpour-safety-");
+  // 1.5 s at about 65 KB/s: fast enough, though no byte is seen until the end of the body.
+  const saved = await get(
+    `${server.origin}/x.png`,
+    config(out.path, { idleTimeout: 5000, lowSpeedLimit: 1024, lowSpeedTime: 500 }),
+  );
+  assert.equal(saved.ok, true, saved.error);
+  assert.deepEqual(await Deno.readFile(`${out.path}/x.png`), body);
+  for (const timer of timers) clearTimeout(timer);
+});
+
 Deno.test("a body trickling a byte every 300 ms fails by the low-speed limit", async () => {
   const body = png(1000);
   const timers = new Set<ReturnType<typeof setTimeout>>();

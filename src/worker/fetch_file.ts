@@ -187,10 +187,15 @@ async function receive(
   const hash = hashing ? await sha256Hash() : undefined;
   const signal = watch.signal;
   const { declared } = head;
-  if (head.offset === 0 && declared !== undefined && declared <= ONE_GO && response.body) {
-    // A small body of known length (and no encoding: it cannot outgrow its length) is read in
-    // one go, by one call into Deno: the idle limit covers the whole body. An abort wakes it.
-    watch.touch();
+  if (
+    head.offset === 0 && declared !== undefined && declared <= ONE_GO && response.body &&
+    !response.headers.has("transfer-encoding")
+  ) {
+    // A small body of known length, with no encoding of either kind (so it cannot outgrow its
+    // length: without Transfer-Encoding the HTTP layer reads exactly Content-Length bytes), is
+    // read in one go, by one call into Deno, within a deadline for the whole body. An abort
+    // wakes it.
+    watch.awaitWhole(declared);
     const memory = await response.bytes();
     if (signal.aborted) throw signal.reason;
     watch.touch(memory.byteLength);

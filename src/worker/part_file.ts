@@ -2,14 +2,15 @@
  * A download's temporary file ({@linkcode PartFile}): written, then committed, kept for a later
  * attempt, or removed; and the taking over of a partial file an earlier attempt left.
  *
- * A body is written to a temporary file of its writer's own, `.NAME.RANDOM.part` beside its final
- * name, created exclusively (`O_EXCL`: whatever already sits at a name, a symlink, a FIFO or
- * another writer's file, is never opened) and locked (`flock`) while it is written. It is put
- * under its final name only when it is complete and checked, with `link(2)`, which never
- * replaces a file: when the name is taken, a file with the very same bytes means another writer
- * of this URL finished first (the outcome is `exists`), any other file belongs to another URL
- * (`taken`: the engine gives this one another name). So no file under a final name ever holds a
- * partial body, and no commit replaces a file. What a resume note is, is in `resume.ts`.
+ * A body is written to a temporary file of its writer's own, `.NAME.UNIQUE.part` beside its final
+ * name (see `partPath`), created exclusively (`O_EXCL`: whatever already sits at a name, a
+ * symlink, a FIFO or another writer's file, is never opened; a name found taken is drawn again)
+ * and, when streamed, locked (`flock`) while it is written. It is put under its final name only
+ * when it is complete and checked, with `link(2)`, which never replaces a file: when the name is
+ * taken, a file with the very same bytes means another writer of this URL finished first (the
+ * outcome is `exists`), any other file belongs to another URL (`taken`: the engine gives this one
+ * another name). So no file under a final name ever holds a partial body, and no commit replaces
+ * a file. What a resume note is, is in `resume.ts`.
  *
  * The worker's file operations are synchronous: each takes microseconds on a local disk, while
  * an asynchronous one is a hop to a thread of Deno's blocking pool and back, and with many
@@ -263,11 +264,18 @@ export class PartFile implements Disposable {
    */
   #exclusive<T>(make: (path: string) => T): T {
     for (let tries = 1;; tries++) {
-      this.#part = `${this.#out}/${partPath(this.#job.path)}`;
+      const path = `${this.#out}/${partPath(this.#job.path)}`;
       try {
-        return make(this.#part);
+        const made = make(path);
+        this.#part = path;
+        return made;
       } catch (error) {
-        if (!(error instanceof Deno.errors.AlreadyExists) || tries === 3) throw error;
+        // A name found taken is another writer's: never this attempt's to remove.
+        if (!(error instanceof Deno.errors.AlreadyExists)) {
+          this.#part = path; // made, perhaps, and half written: it goes with the attempt
+          throw error;
+        }
+        if (tries === 3) throw error;
         newPartPrefix();
       }
     }

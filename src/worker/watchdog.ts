@@ -35,7 +35,18 @@ export interface JobLimits {
   headersDeadline?: number;
   /** Milliseconds the body may go without a byte, for this host. */
   idleDeadline?: number;
+  /**
+   * Milliseconds a byte, for a body read in one go from this host: its whole deadline is this
+   * times its length, at least {@linkcode WHOLE_FLOOR}.
+   */
+  msPerByte?: number;
 }
+
+/**
+ * The shortest deadline of a body read in one go at a host's learned pace, in milliseconds (the
+ * scheduler's floor for its other per-host deadlines too).
+ */
+export const WHOLE_FLOOR = 2000;
 
 /** How one download went, for the main thread to learn its host's usual pace. */
 export interface Timings {
@@ -43,6 +54,8 @@ export interface Timings {
   ttfb: number;
   /** The longest wait, in milliseconds, for body bytes (the whole body, if read in one go). */
   gap: number;
+  /** For a body read in one go: the milliseconds it took a byte. */
+  perByte?: number;
 }
 
 const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
@@ -69,7 +82,12 @@ export class Watch {
   #idle: number;
   #deadline: number;
   #end: number;
-  #phase: "headers" | "idle" = "headers";
+  /** Waiting for the headers, for body bytes, or for a whole body read in one go. */
+  #phase: "headers" | "idle" | "whole" = "headers";
+  #msPerByte: number | undefined;
+  /** The deadline of the whole body being read in one go, in milliseconds. */
+  #whole = 0;
+  #perByte: number | undefined;
   /** When the current speed window started (`performance.now()`), once body bytes flow. */
   #windowStart = 0;
   /** Body bytes received in the current speed window. */
@@ -89,6 +107,7 @@ export class Watch {
     this.#limits = limits;
     this.#headers = Math.min(limits.headersTimeout, job.headersDeadline ?? Infinity);
     this.#idle = Math.min(limits.idleTimeout, job.idleDeadline ?? Infinity);
+    this.#msPerByte = job.msPerByte;
     const now = performance.now();
     this.#asked = now;
     this.#deadline = now + this.#headers;
@@ -98,7 +117,12 @@ export class Watch {
   /** How the download went so far: call it when it ended. */
   timings(): Timings {
     if (this.#phase === "headers") return { ttfb: performance.now() - this.#asked, gap: 0 };
-    return { ttfb: this.#ttfb, gap: Math.max(this.#gap, performance.now() - this.#last) };
+    const timings: Timings = {
+      ttfb: this.#ttfb,
+      gap: Math.max(this.#gap, performance.now() - this.#last),
+    };
+    if (this.#perByte !== undefined) timings.perByte = this.#perByte;
+    return timings;
   }
 
   /** The signal to pass to `fetch` and the body reader. */
@@ -124,7 +148,13 @@ export class Watch {
     if (this.#phase === "headers") {
       this.#phase = "idle";
       this.#ttfb = now - this.#asked;
-    } else if (now - this.#last > this.#gap) this.#gap = now - this.#last;
+    } else {
+      if (this.#phase === "whole") {
+        this.#phase = "idle";
+        this.#perByte = (now - this.#last) / Math.max(1, bytes);
+      }
+      if (now - this.#last > this.#gap) this.#gap = now - this.#last;
+    }
     this.#last = now;
     this.#deadline = now + this.#idle;
     if (this.#windowStart === 0) {
@@ -132,6 +162,25 @@ export class Watch {
       this.#windowBytes = 0;
     }
     this.#windowBytes += bytes;
+  }
+
+  /**
+   * Starts a body that is read in one go (its bytes are seen only at its end): it must come whole
+   * within the idle limit, or, when its host's pace is known, within its length at that pace (at
+   * least {@linkcode WHOLE_FLOOR}, at most the fixed idle timeout). The low-speed limit does not
+   * apply to it; {@linkcode Watch.touch} with its length ends it.
+   *
+   * @param bytes The body's length.
+   */
+  awaitWhole(bytes: number): void {
+    this.touch();
+    const now = performance.now();
+    this.#phase = "whole";
+    this.#windowStart = 0;
+    this.#whole = this.#msPerByte === undefined
+      ? this.#idle
+      : Math.min(this.#limits.idleTimeout, Math.max(WHOLE_FLOOR, bytes * this.#msPerByte));
+    this.#deadline = now + this.#whole;
   }
 
   /**
@@ -152,7 +201,10 @@ export class Watch {
       return true;
     }
     const { lowSpeedLimit = 0, lowSpeedTime = 0 } = this.#limits;
-    if (lowSpeedLimit > 0 && this.#windowStart > 0 && now - this.#windowStart >= lowSpeedTime) {
+    if (
+      lowSpeedLimit > 0 && this.#phase === "idle" && this.#windowStart > 0 &&
+      now - this.#windowStart >= lowSpeedTime
+    ) {
       // A window of lowSpeedTime closed: its average speed must reach the limit.
       const perSecond = this.#windowBytes / ((now - this.#windowStart) / 1000);
       if (perSecond < lowSpeedLimit) {
@@ -171,7 +223,7 @@ export class Watch {
     }
     if (now <= this.#deadline) return false;
     const headers = this.#phase === "headers";
-    const limit = headers ? this.#headers : this.#idle;
+    const limit = headers ? this.#headers : this.#phase === "whole" ? this.#whole : this.#idle;
     // The host's own deadline, when it was the tighter one, is named as such.
     const own = limit < (headers ? this.#limits.headersTimeout : this.#limits.idleTimeout);
     const flag = headers ? "--headers-timeout" : "--idle-timeout";
@@ -179,6 +231,11 @@ export class Watch {
     this.controller.abort(
       headers
         ? new TimeoutError("headers", `no response within ${seconds(limit)} (${why})`)
+        : this.#phase === "whole"
+        ? new TimeoutError(
+          "idle",
+          `the body did not come whole within ${seconds(limit)}; the server stalled (${why})`,
+        )
         : new TimeoutError("idle", `no data for ${seconds(limit)}; the server stalled (${why})`),
     );
     return true;
