@@ -59,6 +59,11 @@ class AnsweringPool {
   }
 }
 
+/** The list: distinct URLs of one host, given lazily as a file's lines would be. */
+async function* input(): AsyncGenerator<string> {
+  for (let i = 0; i < urls; i++) yield `http://127.0.0.1:8080/small/${i}.png`;
+}
+
 for (let round = 1; round <= rounds; round++) {
   const out = await Deno.makeTempDir({ prefix: "downpour-engine-cost-" });
   try {
@@ -70,9 +75,6 @@ for (let round = 1; round <= rounds; round++) {
       },
     };
     const pool = new AnsweringPool(events);
-    async function* input() {
-      for (let i = 0; i < urls; i++) yield `http://127.0.0.1:8080/small/${i}.png`;
-    }
     const journal = await Journal.open(out);
     const cpu = process.cpuUsage();
     const started = performance.now();
