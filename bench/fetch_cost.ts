@@ -20,6 +20,7 @@ import process from "node:process";
 import { fetchToFile } from "../src/worker/fetch_file.ts";
 import { Watch, Watchdog } from "../src/worker/watchdog.ts";
 import type { WorkerConfig } from "../src/protocol.ts";
+import { resolveOptions, workerConfig } from "../src/options.ts";
 
 const LOOPS = 16;
 const [list, out, third] = Deno.args;
@@ -32,21 +33,8 @@ if (third === "--bare" || third === "--fetch-to-file") {
   // One measured run, in this process.
   const urls = (await Deno.readTextFile(list)).trim().split("\n");
   await Deno.mkdir(out, { recursive: true });
-  const config: WorkerConfig = {
-    out,
-    maxBytes: 1e9,
-    anyType: false,
-    digest: false,
-    headersTimeout: 30_000,
-    idleTimeout: 30_000,
-    totalTimeout: 0,
-    lowSpeedLimit: 1024,
-    lowSpeedTime: 30_000,
-    maxRedirects: 5,
-    userAgent: "downpour-bench",
-    denyPrivate: false,
-    honorNoAi: false,
-  };
+  // The worker configuration of a run with the defaults, as the command makes it.
+  const config: WorkerConfig = workerConfig(resolveOptions({ out }));
   const watchdog = new Watchdog();
   let next = 0;
   const cpu = process.cpuUsage();

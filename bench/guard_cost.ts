@@ -23,6 +23,7 @@
 
 import process from "node:process";
 import type { WorkerConfig } from "../src/protocol.ts";
+import { resolveOptions, workerConfig } from "../src/options.ts";
 import { EgressGuard } from "../src/egress.ts";
 import { fetchToFile } from "../src/worker/fetch_file.ts";
 import { Watch } from "../src/worker/watchdog.ts";
@@ -51,21 +52,8 @@ if (Deno.args[0] === "--serve") {
 
   const round = async (label: "direct" | "guard", count: number) => {
     const out = `${shm}/${label}`;
-    const config: WorkerConfig = {
-      out,
-      maxBytes: 1e8,
-      anyType: false,
-      digest: false,
-      headersTimeout: 30_000,
-      idleTimeout: 30_000,
-      totalTimeout: 0,
-      lowSpeedLimit: 1024,
-      lowSpeedTime: 30_000,
-      maxRedirects: 5,
-      userAgent: "downpour-bench",
-      denyPrivate: false,
-      honorNoAi: false,
-    };
+    // The worker configuration of a run with the defaults, as the command makes it.
+    const config: WorkerConfig = workerConfig(resolveOptions({ out }));
     await using guard = label === "guard"
       ? new EgressGuard({ check: () => Promise.resolve(true) })
       : undefined;

@@ -95,6 +95,34 @@ function rawServer(respond: (request: string) => { head: string; body: Uint8Arra
   };
 }
 
+/**
+ * A server that sends `body` with its Content-Length, in `parts` equal pieces `delay` ms apart;
+ * disposing of it clears its timers and closes it.
+ */
+function trickleServer(body: Uint8Array<ArrayBuffer>, parts: number, delay: number) {
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const size = Math.ceil(body.length / parts);
+  const server = localServer(() => {
+    let part = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (part === parts) return controller.close();
+        await new Promise((resolve) => timers.add(setTimeout(resolve, delay)));
+        controller.enqueue(body.slice(part * size, ++part * size));
+      },
+      cancel() {},
+    });
+    return new Response(stream, { headers: { "content-length": String(body.length) } });
+  });
+  return {
+    origin: server.origin,
+    async [Symbol.asyncDispose]() {
+      for (const timer of timers) clearTimeout(timer);
+      await server[Symbol.asyncDispose]();
+    },
+  };
+}
+
 Deno.test("a PNG without Content-Length cut short by a closed connection is not saved; whole, it is", async () => {
   const whole = png(50_000);
   await using server = rawServer((request) => {
@@ -117,17 +145,7 @@ Deno.test("a PNG without Content-Length cut short by a closed connection is not 
 
 Deno.test("a small body trickled steadily is saved: the idle timer restarts with every read", async () => {
   const body = png(200_000);
-  await using server = localServer(() => {
-    let part = 0;
-    const stream = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        if (part === 20) return controller.close();
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        controller.enqueue(body.slice(part * 10_000, ++part * 10_000));
-      },
-    });
-    return new Response(stream, { headers: { "content-length": String(body.length) } });
-  });
+  await using server = trickleServer(body, 20, 100);
   await using out = await tempDir("downpour-safety-");
   const outcome = await get(`${server.origin}/x.png`, config(out.path, { idleTimeout: 1000 }));
   assert.equal(outcome.ok, true, outcome.error);
@@ -136,19 +154,7 @@ Deno.test("a small body trickled steadily is saved: the idle timer restarts with
 
 Deno.test("a body of known length up to 128 KiB is read in one go: the idle limit covers it all", async () => {
   const body = png(100_000);
-  const timers = new Set<ReturnType<typeof setTimeout>>();
-  await using server = localServer(() => {
-    let part = 0;
-    const stream = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        if (part === 10) return controller.close();
-        await new Promise((resolve) => timers.add(setTimeout(resolve, 150)));
-        controller.enqueue(body.slice(part * 10_000, ++part * 10_000));
-      },
-      cancel() {},
-    });
-    return new Response(stream, { headers: { "content-length": String(body.length) } });
-  });
+  await using server = trickleServer(body, 10, 150);
   await using out = await tempDir("downpour-safety-");
   // 1.5 s in all, 150 ms between bytes: over a 1 s limit, though no gap is.
   const cut = await get(`${server.origin}/x.png`, config(out.path, { idleTimeout: 1000 }));
@@ -158,7 +164,6 @@ Deno.test("a body of known length up to 128 KiB is read in one go: the idle limi
   const saved = await get(`${server.origin}/x.png`, config(out.path, { idleTimeout: 4000 }));
   assert.equal(saved.ok, true, saved.error);
   assert.deepEqual(await Deno.readFile(`${out.path}/x.png`), body);
-  for (const timer of timers) clearTimeout(timer);
 });
 
 Deno.test("a Content-Length beside Transfer-Encoding: chunked is not trusted: --max-bytes still holds", async () => {
@@ -187,19 +192,7 @@ Deno.test("a Content-Length beside Transfer-Encoding: chunked is not trusted: --
 
 Deno.test("a small body read in one go is not held to the low-speed limit while it comes", async () => {
   const body = png(100_000);
-  const timers = new Set<ReturnType<typeof setTimeout>>();
-  await using server = localServer(() => {
-    let part = 0;
-    const stream = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        if (part === 10) return controller.close();
-        await new Promise((resolve) => timers.add(setTimeout(resolve, 150)));
-        controller.enqueue(body.slice(part * 10_000, ++part * 10_000));
-      },
-      cancel() {},
-    });
-    return new Response(stream, { headers: { "content-length": String(body.length) } });
-  });
+  await using server = trickleServer(body, 10, 150);
   await using out = await tempDir("downpour-safety-");
   // 1.5 s at about 65 KB/s: fast enough, though no byte is seen until the end of the body.
   const saved = await get(
@@ -208,7 +201,6 @@ Deno.test("a small body read in one go is not held to the low-speed limit while 
   );
   assert.equal(saved.ok, true, saved.error);
   assert.deepEqual(await Deno.readFile(`${out.path}/x.png`), body);
-  for (const timer of timers) clearTimeout(timer);
 });
 
 Deno.test("a body trickling a byte every 300 ms fails by the low-speed limit", async () => {
