@@ -46,6 +46,8 @@ Tools (in every round, in alternating order):
                        (default 32)
   --downpour-args ARGS one more downpour variant with these extra arguments (repeatable),
                        e.g. --downpour-args "-w 1 -c 64"
+  --baseline DIR       one more downpour variant: DIR/cli.ts, another checkout (an older
+                       release, say: git worktree add DIR REV), run the same way
 
 Runs:
   --rounds R           rounds (default 3); medians are reported
@@ -90,6 +92,8 @@ interface Options {
   seq: boolean;
   threads: number;
   downpourArgs: string[][];
+  /** Another checkout whose cli.ts runs as one more downpour variant. */
+  baseline?: string;
   rounds: number;
   timeout: number;
   nginxWorkers: number;
@@ -173,6 +177,7 @@ function parseOptions(args: string[]): Options | undefined {
       seq: { type: "boolean" },
       threads: { type: "string" },
       "downpour-args": { type: "string", multiple: true },
+      baseline: { type: "string" },
       rounds: { type: "string" },
       timeout: { type: "string" },
       "nginx-workers": { type: "string" },
@@ -209,6 +214,7 @@ function parseOptions(args: string[]): Options | undefined {
     seq: values.seq ?? false,
     threads: int(values.threads, "--threads", 32, 1),
     downpourArgs: (values["downpour-args"] ?? []).map((s) => s.trim().split(/\s+/)),
+    baseline: values.baseline,
     rounds: int(values.rounds, "--rounds", 3, 1),
     timeout: int(values.timeout, "--timeout", 900, 1),
     nginxWorkers: int(values["nginx-workers"], "--nginx-workers", 1, 1),
@@ -717,18 +723,31 @@ function tools(options: Options): Tool[] {
   const chosen = list.filter((_, i) => wanted(keys[i]));
   if (wanted("downpour")) {
     const skip = isFile(CLI) ? undefined : "cli.ts is missing: downpour is skipped";
-    const variants = [[], ...options.downpourArgs];
-    for (const extra of variants) {
-      chosen.push({
+    const variants: { cli: string; name: string; extra: string[] }[] = [
+      ...[[], ...options.downpourArgs].map((extra) => ({
+        cli: CLI,
         name: ["downpour", ...extra].join(" "),
+        extra,
+      })),
+      ...(options.baseline
+        ? [{
+          cli: join(options.baseline, "cli.ts"),
+          name: `downpour (${options.baseline})`,
+          extra: [],
+        }]
+        : []),
+    ];
+    for (const { cli, name, extra } of variants) {
+      chosen.push({
+        name,
         accent: true,
-        skip,
+        skip: skip ?? (isFile(cli) ? undefined : `${cli} is missing: it is skipped`),
         command: (set, out) => [
           Deno.execPath(),
           "run",
           "-A",
           ...DOWNPOUR_V8_FLAGS,
-          CLI,
+          cli,
           "-i",
           set.list,
           "-o",
