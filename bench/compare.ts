@@ -327,7 +327,7 @@ http {
   tcp_nodelay on;
   keepalive_requests 100000;
   keepalive_timeout 65;
-  open_file_cache max=20000 inactive=120s;
+  open_file_cache max=8000 inactive=120s;
   types { image/png png; }
   default_type application/octet-stream;
   client_body_temp_path ${join(prefix, "client_body")};
