@@ -12,6 +12,12 @@ import type { WorkerConfig } from "./options.ts";
 export type { WorkerConfig } from "./options.ts";
 
 /**
+ * The shortest per-host deadline, in milliseconds: the scheduler's floor for a host's learned
+ * headers and idle deadlines, and the worker's for a body read in one go at its host's pace.
+ */
+export const DEADLINE_FLOOR = 2000;
+
+/**
  * One download handed to a worker.
  *
  * @example

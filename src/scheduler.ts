@@ -10,15 +10,13 @@
  */
 
 import type { RowData } from "./protocol.ts";
-import type { Outcome } from "./protocol.ts";
+import { DEADLINE_FLOOR, type Outcome } from "./protocol.ts";
 import type { FailureReason } from "./types.ts";
 import { Pacer, Recent } from "./latency.ts";
 import { AdaptiveLimit, TokenBucket } from "./rate_limit.ts";
 
 /** Samples of a host before its own deadlines and stall allowance apply. */
 const LEARN_SAMPLES = 8;
-/** The shortest per-host deadline, in milliseconds. */
-const DEADLINE_FLOOR = 2000;
 /** A host's deadline is this many times its 90th-percentile time. */
 const DEADLINE_FACTOR = 4;
 /** A request in flight this many times the host's 90th-percentile duration stops counting. */

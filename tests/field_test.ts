@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { download } from "../mod.ts";
 import { Scheduler, type Task } from "../src/scheduler.ts";
-import { Watch, WHOLE_FLOOR } from "../src/worker/watchdog.ts";
+import { DEADLINE_FLOOR } from "../src/protocol.ts";
+import { Watch } from "../src/worker/watchdog.ts";
 import { syntheticPng } from "../testing/png.ts";
 import { collect, localServer, tempDir } from "./helpers.ts";
 
@@ -89,7 +90,7 @@ Deno.test("a body read in one go has time for its length at its host's pace: at 
   };
   assert.ok(Math.abs(deadline(100_000) - 3000) <= 100, "no pace learned: the idle deadline");
   assert.ok(Math.abs(deadline(100_000, 0.05) - 5000) <= 100, "100,000 bytes at 0.05 ms a byte");
-  assert.ok(Math.abs(deadline(1000, 0.05) - WHOLE_FLOOR) <= 100, "the floor");
+  assert.ok(Math.abs(deadline(1000, 0.05) - DEADLINE_FLOOR) <= 100, "the floor");
   assert.ok(Math.abs(deadline(100_000, 1) - 30_000) <= 100, "the fixed idle timeout bounds it");
 });
 

@@ -5,6 +5,7 @@
  */
 
 import { TimeoutError } from "../errors.ts";
+import { DEADLINE_FLOOR } from "../protocol.ts";
 
 /** The time limits a {@linkcode Watch} enforces, in milliseconds. */
 export interface Limits {
@@ -37,16 +38,10 @@ export interface JobLimits {
   idleDeadline?: number;
   /**
    * Milliseconds a byte, for a body read in one go from this host: its whole deadline is this
-   * times its length, at least {@linkcode WHOLE_FLOOR}.
+   * times its length, at least {@linkcode DEADLINE_FLOOR}.
    */
   msPerByte?: number;
 }
-
-/**
- * The shortest deadline of a body read in one go at a host's learned pace, in milliseconds (the
- * scheduler's floor for its other per-host deadlines too).
- */
-export const WHOLE_FLOOR = 2000;
 
 /** How one download went, for the main thread to learn its host's usual pace. */
 export interface Timings {
@@ -167,7 +162,7 @@ export class Watch {
   /**
    * Starts a body that is read in one go (its bytes are seen only at its end): it must come whole
    * within the idle limit, or, when its host's pace is known, within its length at that pace (at
-   * least {@linkcode WHOLE_FLOOR}, at most the fixed idle timeout). The low-speed limit does not
+   * least {@linkcode DEADLINE_FLOOR}, at most the fixed idle timeout). The low-speed limit does not
    * apply to it; {@linkcode Watch.touch} with its length ends it.
    *
    * @param bytes The body's length.
@@ -179,7 +174,7 @@ export class Watch {
     this.#windowStart = 0;
     this.#whole = this.#msPerByte === undefined
       ? this.#idle
-      : Math.min(this.#limits.idleTimeout, Math.max(WHOLE_FLOOR, bytes * this.#msPerByte));
+      : Math.min(this.#limits.idleTimeout, Math.max(DEADLINE_FLOOR, bytes * this.#msPerByte));
     this.#deadline = now + this.#whole;
   }
 
