@@ -40,7 +40,9 @@ Data (generated once into a temp dir, served by nginx on 127.0.0.1):
   --server FILE        the server.ts to run for --latency (default: the repository's)
 
 Tools (in every round, in alternating order):
-  --only LIST          comma-separated subset of: cp,wget2,curl,aria2,pool,seq,bare,downpour (bare: a bare fetch loop, only when named)
+  --only LIST          comma-separated subset of: cp,wget2,curl,aria2,pool,seq,bare,channel,downpour
+                       (bare: a bare fetch loop; channel: the same loop fed by the main thread
+                       through messages, the floor of downpour's design; both only when named)
   --seq                also run pool.py --mode seq (slow)
   --threads N          parallel downloads for wget2/curl/aria2, --per-host for downpour
                        (default 32)
@@ -69,6 +71,7 @@ const repo = dirname(here);
 const CLI = join(repo, "cli.ts");
 const POOL = join(here, "pool.py");
 const BARE = join(here, "bare_fetch.ts");
+const CHANNEL = join(here, "channel_fetch.ts");
 const SERVER = join(repo, "server.ts");
 
 /**
@@ -78,7 +81,17 @@ const SERVER = join(repo, "server.ts");
  */
 const DOWNPOUR_V8_FLAGS = ["--v8-flags=--max-semi-space-size=1,--heap-growing-percent=100"];
 
-const ALL_TOOLS = ["cp", "wget2", "curl", "aria2", "pool", "seq", "bare", "downpour"] as const;
+const ALL_TOOLS = [
+  "cp",
+  "wget2",
+  "curl",
+  "aria2",
+  "pool",
+  "seq",
+  "bare",
+  "channel",
+  "downpour",
+] as const;
 
 /** The options of one benchmark run. */
 interface Options {
@@ -643,7 +656,9 @@ async function clearDir(dir: string): Promise<void> {
 function tools(options: Options): Tool[] {
   const t = String(options.threads);
   const wanted = (name: string) =>
-    options.only ? options.only.has(name) : (name !== "seq" || options.seq) && name !== "bare";
+    options.only
+      ? options.only.has(name)
+      : (name !== "seq" || options.seq) && name !== "bare" && name !== "channel";
   const missing = (bin: string) =>
     which(bin) ? undefined : `${bin} is not installed (run bash bench/setup.sh)`;
   const list: Tool[] = [
@@ -718,8 +733,13 @@ function tools(options: Options): Tool[] {
       name: "bare fetch",
       command: (set, out) => [Deno.execPath(), "run", "-A", BARE, set.list, out, "2", "16"],
     },
+    {
+      // The floor of downpour's design: the bare loop, fed by the main thread through messages.
+      name: "channel fetch",
+      command: (set, out) => [Deno.execPath(), "run", "-A", CHANNEL, set.list, out, "2", "16"],
+    },
   ];
-  const keys = ["cp", "wget2", "curl", "aria2", "pool", "seq", "bare"];
+  const keys = ["cp", "wget2", "curl", "aria2", "pool", "seq", "bare", "channel"];
   const chosen = list.filter((_, i) => wanted(keys[i]));
   if (wanted("downpour")) {
     const skip = isFile(CLI) ? undefined : "cli.ts is missing: downpour is skipped";

@@ -427,7 +427,7 @@ export class Engine {
     task.path = task.path.slice(0, slash + 1) + name;
     task.name = name;
     task.attempts--;
-    delete task.resume;
+    task.resume = undefined;
     this.#scheduler.add(task);
     return true;
   }

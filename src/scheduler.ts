@@ -14,6 +14,7 @@ import { DEADLINE_FLOOR, type Outcome } from "./protocol.ts";
 import type { FailureReason } from "./types.ts";
 import { Pacer, Recent } from "./latency.ts";
 import { AdaptiveLimit, TokenBucket } from "./rate_limit.ts";
+import { Deque } from "./deque.ts";
 
 /** Samples of a host before its own deadlines and stall allowance apply. */
 const LEARN_SAMPLES = 8;
@@ -186,7 +187,7 @@ interface Host {
   inflight: number;
   /** The tasks in flight, to tell the stalled ones. */
   flying: Set<Task>;
-  waiting: Task[];
+  waiting: Deque<Task>;
   /** `performance.now()` until which nothing is sent to this host. */
   pausedUntil: number;
   timer?: ReturnType<typeof setTimeout>;
@@ -209,36 +210,6 @@ interface Host {
   down?: Refusing;
   /** Asked for a wait beyond `retryAfterMax`. */
   closed?: Refusing;
-}
-
-/** A first-in, first-out queue with O(1) push, shift and unshift. */
-class Queue<T> {
-  #items: (T | undefined)[] = [];
-  #head = 0;
-
-  get length(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(item: T): void {
-    this.#items.push(item);
-  }
-
-  unshift(item: T): void {
-    if (this.#head > 0) this.#items[--this.#head] = item;
-    else this.#items.unshift(item);
-  }
-
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
 }
 
 /**
@@ -265,7 +236,7 @@ class Queue<T> {
  * ```
  */
 export class Scheduler {
-  #ready = new Queue<Task>();
+  #ready = new Deque<Task>();
   #hosts = new Map<string, Host>();
   /** Idle hosts, least recently used first. */
   #idle = new Set<string>();
@@ -319,7 +290,7 @@ export class Scheduler {
         pacer: new Pacer(performance.now()),
         inflight: 0,
         flying: new Set(),
-        waiting: [],
+        waiting: new Deque(),
         pausedUntil: 0,
         ttfb: new Recent(),
         gap: new Recent(),
@@ -468,9 +439,11 @@ export class Scheduler {
 
   /** Sets the task's deadlines from its host's usual times, except on its last attempt. */
   #deadlines(task: Task, host: Host): void {
-    delete task.headersDeadline;
-    delete task.idleDeadline;
-    delete task.msPerByte;
+    // Cleared by assigning, not `delete`: every task keeps one shape (a deleted property would
+    // turn each retried task into a slow dictionary object).
+    task.headersDeadline = undefined;
+    task.idleDeadline = undefined;
+    task.msPerByte = undefined;
     // The last attempt has the fixed timeouts only: a slow host is slow, not wrong.
     if (task.attempts > this.#options.retries || host.ttfb.count < LEARN_SAMPLES) return;
     task.headersDeadline = Math.round(Math.max(DEADLINE_FLOOR, DEADLINE_FACTOR * host.ttfb.p90));
@@ -486,9 +459,7 @@ export class Scheduler {
     const now = performance.now();
     if (host.pausedUntil > now) return;
     const refusing = this.#refusing(host, now);
-    const moved = refusing
-      ? host.waiting.splice(0)
-      : host.waiting.splice(0, Math.max(0, this.#room(host, now)));
+    const moved = host.waiting.take(refusing ? undefined : Math.max(0, this.#room(host, now)));
     this.#waiting -= moved.length;
     if (refusing) {
       for (const task of moved) this.#options.onDrop?.(task, refusing.failure);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Scheduler, type Task } from "../src/scheduler.ts";
+import { Deque } from "../src/deque.ts";
 
 function task(id: number, host = "a:80"): Task {
   return {
@@ -107,5 +108,53 @@ Deno.test("a Retry-After beyond the limit fails the URL with a reason", () => {
   });
   assert.equal(decision.final, true);
   if (decision.final) assert.match(decision.error!, /wait 3600 s \(Retry-After\)/);
+  s.close();
+});
+
+Deno.test("the scheduler's deque keeps order through growth and wrap-around", () => {
+  // A model check: every operation mirrored on an array, with the ring buffer wrapping and
+  // growing many times over (a seeded sequence, so a failure repeats).
+  const deque = new Deque<number>();
+  const model: number[] = [];
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let step = 0; step < 20_000; step++) {
+    const roll = random();
+    if (roll < 0.4) {
+      deque.push(step);
+      model.push(step);
+    } else if (roll < 0.6) {
+      deque.unshift(step);
+      model.unshift(step);
+    } else if (roll < 0.9) {
+      assert.equal(deque.shift(), model.shift());
+    } else {
+      const count = Math.floor(random() * 8);
+      assert.deepEqual(deque.take(count), model.splice(0, count));
+    }
+    assert.equal(deque.length, model.length);
+  }
+  assert.deepEqual(deque.take(), model.splice(0));
+  assert.equal(deque.shift(), undefined);
+});
+
+Deno.test("a host's waiting tasks go back to the line in order, as many as may start", () => {
+  // One host with room for 2: 300 tasks wait behind it, and each finish lets exactly one more go,
+  // in input order.
+  const s = new Scheduler({ perHost: 2, retries: 0 });
+  for (let i = 0; i < 300; i++) s.add(task(i));
+  const started = [s.next()!, s.next()!];
+  assert.equal(s.next(), undefined);
+  const order = started.map((t) => t.id);
+  while (started.length > 0) {
+    s.finish(started.shift()!, { id: 0, ok: true, bytes: 1 });
+    const next = s.next();
+    assert.equal(s.next(), undefined);
+    if (next) {
+      order.push(next.id);
+      started.push(next);
+    }
+  }
+  assert.deepEqual(order, Array.from({ length: 300 }, (_, i) => i));
   s.close();
 });
