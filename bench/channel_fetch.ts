@@ -1,14 +1,19 @@
 /**
- * The floor of downpour's design, measured beside `bare_fetch.ts`: the same bare loop of `fetch`
- * and one `Deno.writeFile`, but fed the way downpour feeds its workers. The main thread keeps C
- * jobs in flight per worker and sends them in batches; each worker sends its outcomes back,
- * batched per turn of its event loop. There are no checks, journal, names or retries: the
- * difference from the bare loop is what the channel itself costs (a third busy isolate, the
- * messages, the wait for the main thread), and the difference from downpour is downpour's own
- * work.
+ * The floor of downpour's design, measured beside `bare_fetch.ts`: the same loop of `fetch` and
+ * one `Deno.writeFile`, but fed the way downpour feeds its workers, and making the request
+ * downpour makes. The main thread keeps C jobs in flight per worker and sends them in batches;
+ * each worker sends its outcomes back, batched per turn of its event loop. Each request carries
+ * what any download with timeouts and checked redirects needs: an `AbortSignal`, the
+ * `User-Agent` and `Accept` headers, and `redirect: "manual"`.
+ *
+ * There are no checks, journal, names or retries: the difference from the bare loop is what the
+ * channel and the request's options cost (a third busy isolate, the messages, the wait for the
+ * main thread, Deno's conversion of a `RequestInit`), and the difference from downpour is
+ * downpour's own work. `--plain` sends `fetch(url)`, as the bare loop does, to tell the two
+ * costs apart.
  *
  * ```sh
- * /usr/bin/time -f '%e s %U+%S cpu %M KB' deno run -A bench/channel_fetch.ts LIST OUT [W] [C]
+ * /usr/bin/time -f '%e s %U+%S cpu %M KB' deno run -A bench/channel_fetch.ts LIST OUT [W] [C] [--plain]
  * ```
  *
  * Run it against the same nginx and list as `bench/compare.ts` (its `--keep` keeps them), or as
@@ -30,9 +35,12 @@ interface Done {
 }
 
 if (import.meta.main && !("WorkerGlobalScope" in globalThis)) {
-  const [list, out, w = "2", c = "16"] = Deno.args;
+  const plain = Deno.args.includes("--plain");
+  const [list, out, w = "2", c = "16"] = Deno.args.filter((arg) => arg !== "--plain");
   if (!list || !out) {
-    console.error("usage: deno run -A bench/channel_fetch.ts LIST OUT [WORKERS] [IN_FLIGHT]");
+    console.error(
+      "usage: deno run -A bench/channel_fetch.ts LIST OUT [WORKERS] [IN_FLIGHT] [--plain]",
+    );
     Deno.exit(2);
   }
   const urls = (await Deno.readTextFile(list)).trim().split("\n");
@@ -61,7 +69,7 @@ if (import.meta.main && !("WorkerGlobalScope" in globalThis)) {
       feed(slot);
       if (done === urls.length) finished.resolve();
     };
-    worker.postMessage({ out });
+    worker.postMessage({ out, plain });
     return slot;
   });
   try {
@@ -77,6 +85,8 @@ if (import.meta.main && !("WorkerGlobalScope" in globalThis)) {
 } else if ("WorkerGlobalScope" in globalThis) {
   const scope = self as unknown as Worker;
   let out = "";
+  let plain = false;
+  const headers = { "user-agent": "downpour-bench", accept: "image/*,*/*;q=0.5" };
   let pending: Done[] = [];
   let scheduled = false;
   const flush = () => {
@@ -94,7 +104,11 @@ if (import.meta.main && !("WorkerGlobalScope" in globalThis)) {
   };
   const run = async (job: Job) => {
     try {
-      const response = await fetch(job.href);
+      const response = plain ? await fetch(job.href) : await fetch(job.href, {
+        signal: new AbortController().signal,
+        headers,
+        redirect: "manual",
+      });
       const body = await response.bytes();
       await Deno.writeFile(`${out}/${job.path}`, body);
       report({ id: job.id, ok: response.ok, bytes: body.byteLength });
@@ -102,10 +116,10 @@ if (import.meta.main && !("WorkerGlobalScope" in globalThis)) {
       report({ id: job.id, ok: false, bytes: 0 });
     }
   };
-  scope.onmessage = (event: MessageEvent<Job[] | { out: string }>) => {
+  scope.onmessage = (event: MessageEvent<Job[] | { out: string; plain: boolean }>) => {
     const data = event.data;
     if (!Array.isArray(data)) {
-      out = data.out;
+      ({ out, plain } = data);
       return;
     }
     for (const job of data) void run(job);

@@ -8,7 +8,7 @@
  * window it had announced.
  *
  * `deno run -A bench/field.ts [--urls N] [--rounds N] [--clean] [--timeout S] [--stall S]
- *   [--only downpour,curl,wget2,aria2,tuned] [--tuned "ARGS"] [--tmp DIR] [--keep]`
+ *   [--only downpour,curl,wget2,aria2,tuned] [--tuned="ARGS"] [--tmp DIR] [--keep]`
  *
  * See bench/README.md.
  *
@@ -26,8 +26,9 @@ const HELP = `Usage: deno run -A bench/field.ts [options]
   --timeout S     kill a tool run after S seconds and record it (default 300)
   --stall S       how long a stalled response sends nothing before the server cuts it (default 120)
   --only LIST     a subset of: downpour,tuned,curl,wget2,aria2
-  --tuned ARGS    extra downpour arguments for the "downpour tuned" row (default "--idle-timeout 10";
-                  "" drops the row)
+  --tuned=ARGS    extra downpour arguments for the "downpour tuned" row (default "--idle-timeout 10";
+                  "" drops the row); give it with "=", as --tuned="--idle-timeout 5", since its
+                  value starts with "--"
   --tmp DIR       where the CA, lists and output go (default /dev/shm)
   --keep          keep that directory
   -h, --help      this text
