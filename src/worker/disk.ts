@@ -53,6 +53,12 @@ export function removeQuietly(path: string): void {
 export function codeOf(error: unknown): unknown {
   return (error as { code?: unknown } | null | undefined)?.code;
 }
+
+/** Whether `link(2)` failed because the file system has no hard links (FAT, some mounts). */
+export function noHardLinks(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "ENOSYS";
+}
 /**
  * Writes a small file beside a download (`PATH.json`, `PATH.txt`) under a temporary name and
  * renames it into place.

@@ -23,7 +23,7 @@ import type { Hash } from "node:crypto";
 import type { Job } from "../protocol.ts";
 import { redactUrl } from "../journal/redact.ts";
 import { type Bytes, fileBytes, memoryBytes, sameBytes } from "./complete.ts";
-import { codeOf, disk, DiskError, removeQuietly, writeAll } from "./disk.ts";
+import { codeOf, disk, DiskError, noHardLinks, removeQuietly, writeAll } from "./disk.ts";
 import {
   newPartPrefix,
   partPath,
@@ -154,8 +154,9 @@ export class PartFile implements Disposable {
         file.close();
         return undefined;
       }
-      const own = `${this.#out}/${partPath(this.#job.path)}`;
-      Deno.renameSync(source, own); // of two writers racing for it, one wins
+      // The lock above settled which of two writers takes it over; a name of its own, below,
+      // keeps it from the other's temporary files.
+      const own = this.#takeOver(source);
       const after = Deno.lstatSync(own);
       if (after.ino !== opened.ino || after.dev !== opened.dev) {
         file.close();
@@ -184,6 +185,41 @@ export class PartFile implements Disposable {
     } catch {
       if (this.#file !== file) file?.close();
       return undefined;
+    }
+  }
+
+  /**
+   * Moves a partial file to a temporary name of this attempt's. By `link(2)` and an unlink, not by
+   * `rename(2)`: a rename would replace a file that holds the new name (another writer's, whose
+   * random half of the name happened to be the same), and link never replaces. A name found taken
+   * is drawn again, as {@linkcode PartFile} does for a new file.
+   */
+  #takeOver(source: string): string {
+    for (let tries = 1;; tries++) {
+      const own = `${this.#out}/${partPath(this.#job.path)}`;
+      try {
+        Deno.linkSync(source, own);
+      } catch (error) {
+        if (error instanceof Deno.errors.AlreadyExists) {
+          if (tries === 3) throw error;
+          newPartPrefix();
+          continue;
+        }
+        if (!noHardLinks(error)) throw error;
+        // A file system without hard links: rename, after a look (not atomic, unlike link).
+        try {
+          Deno.lstatSync(own);
+          if (tries === 3) throw new Deno.errors.AlreadyExists(`${own} is taken`);
+          newPartPrefix();
+          continue;
+        } catch (missing) {
+          if (!(missing instanceof Deno.errors.NotFound)) throw missing;
+        }
+        Deno.renameSync(source, own);
+        return own;
+      }
+      removeQuietly(source);
+      return own;
     }
   }
 
@@ -360,9 +396,7 @@ export class PartFile implements Disposable {
           verdict = this.#alreadyThere(final, body, size);
           return;
         }
-        if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") {
-          throw error;
-        }
+        if (!noHardLinks(error)) throw error;
         // A file system without hard links: rename, after a look (not atomic, unlike link).
         try {
           Deno.lstatSync(final);
