@@ -55,10 +55,39 @@ export function codeOf(error: unknown): unknown {
 }
 
 /** Whether `link(2)` failed because the file system has no hard links (FAT, some mounts). */
-export function noHardLinks(error: unknown): boolean {
+function noHardLinks(error: unknown): boolean {
   const code = codeOf(error);
   return code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "ENOSYS";
 }
+
+/**
+ * Gives the file at `from` the name `to` too, never replacing a file there: by `link(2)`, which
+ * fails when `to` exists, or, on a file system without hard links, by a rename after a look (not
+ * atomic, unlike link).
+ *
+ * @param from The file's name now.
+ * @param to Its new name.
+ * @returns `"linked"` when both names now hold the file, `"renamed"` when only `to` does, and
+ * `"taken"` when a file was at `to` already (nothing changed).
+ */
+export function linkNew(from: string, to: string): "linked" | "renamed" | "taken" {
+  try {
+    Deno.linkSync(from, to);
+    return "linked";
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists || codeOf(error) === "EEXIST") return "taken";
+    if (!noHardLinks(error)) throw error;
+  }
+  try {
+    Deno.lstatSync(to);
+    return "taken";
+  } catch (missing) {
+    if (!(missing instanceof Deno.errors.NotFound)) throw missing;
+  }
+  Deno.renameSync(from, to);
+  return "renamed";
+}
+
 /**
  * Writes a small file beside a download (`PATH.json`, `PATH.txt`) under a temporary name and
  * renames it into place.

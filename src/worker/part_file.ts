@@ -23,7 +23,7 @@ import type { Hash } from "node:crypto";
 import type { Job } from "../protocol.ts";
 import { redactUrl } from "../journal/redact.ts";
 import { type Bytes, fileBytes, memoryBytes, sameBytes } from "./complete.ts";
-import { codeOf, disk, DiskError, noHardLinks, removeQuietly, writeAll } from "./disk.ts";
+import { disk, DiskError, linkNew, removeQuietly, writeAll } from "./disk.ts";
 import {
   newPartPrefix,
   partPath,
@@ -197,28 +197,13 @@ export class PartFile implements Disposable {
   #takeOver(source: string): string {
     for (let tries = 1;; tries++) {
       const own = `${this.#out}/${partPath(this.#job.path)}`;
-      try {
-        Deno.linkSync(source, own);
-      } catch (error) {
-        if (error instanceof Deno.errors.AlreadyExists) {
-          if (tries === 3) throw error;
-          newPartPrefix();
-          continue;
-        }
-        if (!noHardLinks(error)) throw error;
-        // A file system without hard links: rename, after a look (not atomic, unlike link).
-        try {
-          Deno.lstatSync(own);
-          if (tries === 3) throw new Deno.errors.AlreadyExists(`${own} is taken`);
-          newPartPrefix();
-          continue;
-        } catch (missing) {
-          if (!(missing instanceof Deno.errors.NotFound)) throw missing;
-        }
-        Deno.renameSync(source, own);
-        return own;
+      const how = linkNew(source, own);
+      if (how === "taken") {
+        if (tries === 3) throw new Deno.errors.AlreadyExists(`${own} is taken`);
+        newPartPrefix();
+        continue;
       }
-      removeQuietly(source);
+      if (how === "linked") removeQuietly(source);
       return own;
     }
   }
@@ -388,26 +373,9 @@ export class PartFile implements Disposable {
     const part = this.#part!;
     let verdict = "saved" as Commit;
     disk("link the finished file to its name", () => {
-      try {
-        Deno.linkSync(part, final); // link(2) fails with EEXIST: it never replaces a file
-      } catch (error) {
-        const code = codeOf(error);
-        if (error instanceof Deno.errors.AlreadyExists || code === "EEXIST") {
-          verdict = this.#alreadyThere(final, body, size);
-          return;
-        }
-        if (!noHardLinks(error)) throw error;
-        // A file system without hard links: rename, after a look (not atomic, unlike link).
-        try {
-          Deno.lstatSync(final);
-          verdict = this.#alreadyThere(final, body, size);
-          return;
-        } catch (missing) {
-          if (!(missing instanceof Deno.errors.NotFound)) throw missing;
-        }
-        Deno.renameSync(part, final);
-        this.#part = undefined;
-      }
+      const how = linkNew(part, final); // it never replaces a file
+      if (how === "taken") verdict = this.#alreadyThere(final, body, size);
+      if (how === "renamed") this.#part = undefined;
     });
     if (verdict === "taken") return verdict;
     this.#file?.close();
