@@ -80,7 +80,7 @@ export class Deque<T> {
    */
   take(count = this.#length): T[] {
     const taken: T[] = [];
-    for (let n = Math.min(count, this.#length); n > 0; n--) taken.push(this.shift()!);
+    for (let n = Math.min(Math.floor(count), this.#length); n > 0; n--) taken.push(this.shift()!);
     return taken;
   }
 

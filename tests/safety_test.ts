@@ -681,4 +681,96 @@ Deno.test("resume: taking over a partial file never replaces another writer's te
   assert.deepEqual(await Deno.readFile(`${out.path}/a.png`), body);
   assert.deepEqual(await Deno.readFile(`${out.path}/${theirs}`), their, "theirs is untouched");
   assert.deepEqual(await entries(out.path), [RESUME_DIR, theirs, "a.png"].sort());
+  const prefix = (name: string) => /\.([0-9a-f]{8})[0-9a-f]{8}\.part$/.exec(name)![1];
+  assert.notEqual(prefix(partPath("a.png")), prefix(drawn), "the taken name was drawn again");
+});
+
+/**
+ * An earlier attempt's partial file of half of `body`, with its note, and a server that resumes
+ * it; `ranges` lists the ranges asked for.
+ */
+async function partialLeft(out: string, body: Uint8Array<ArrayBuffer>) {
+  const modified = "Mon, 01 Jan 2024 00:00:00 GMT";
+  const ranges: string[] = [];
+  const server = localServer((req) => {
+    const headers = { "last-modified": modified, date: new Date().toUTCString() };
+    const range = req.headers.get("range");
+    if (!range) return new Response(body, { headers });
+    ranges.push(range);
+    const start = Number(/bytes=(\d+)-/.exec(range)![1]);
+    return new Response(body.slice(start), {
+      status: 206,
+      headers: { ...headers, "content-range": `bytes ${start}-${body.length - 1}/${body.length}` },
+    });
+  });
+  const href = `${server.origin}/a.png`;
+  const part = partPath("a.png");
+  await Deno.writeFile(`${out}/${part}`, body.subarray(0, body.length / 2));
+  await Deno.mkdir(`${out}/${RESUME_DIR}`);
+  await Deno.writeTextFile(
+    resumeNotePath(out, "a.png"),
+    JSON.stringify({ path: "a.png", href, validator: modified, part }),
+  );
+  return { href, part, ranges, [Symbol.asyncDispose]: () => server[Symbol.asyncDispose]() };
+}
+
+Deno.test("resume: a partial file's name given to another file after it was opened stays that file's", async () => {
+  const body = png(300_000);
+  await using out = await tempDir("downpour-safety-");
+  await using left = await partialLeft(out.path, body);
+  const their = new TextEncoder().encode("another writer's bytes");
+  // Between the open and the takeover's link, another writer puts its own file at the name, and
+  // holds it locked as a writer does while it streams a body.
+  const link = Deno.linkSync;
+  let theirs: Deno.FsFile | undefined;
+  Deno.linkSync = (from: string, to: string) => {
+    if (!theirs && String(from).endsWith(left.part)) {
+      theirs = Deno.openSync(`${out.path}/theirs.tmp`, { write: true, createNew: true });
+      theirs.writeSync(their);
+      assert.ok(theirs.tryLockSync(true));
+      Deno.renameSync(`${out.path}/theirs.tmp`, `${out.path}/${left.part}`);
+    }
+    link(from, to);
+  };
+  try {
+    const outcome = await get(left.href, config(out.path), true, "a.png");
+    assert.equal(outcome.ok, true, outcome.error);
+  } finally {
+    Deno.linkSync = link;
+    theirs?.close();
+  }
+  assert.ok(theirs, "the name was given to another file");
+  assert.deepEqual(left.ranges, [], "nothing was resumed");
+  assert.deepEqual(await Deno.readFile(`${out.path}/a.png`), body);
+  assert.deepEqual(await Deno.readFile(`${out.path}/${left.part}`), their, "theirs keeps its name");
+  assert.deepEqual(await entries(out.path), [RESUME_DIR, left.part, "a.png"].sort());
+});
+
+Deno.test("resume: a partial file another writer committed while its lock was awaited is never appended to", async () => {
+  const body = png(300_000);
+  await using out = await tempDir("downpour-safety-");
+  await using left = await partialLeft(out.path, body);
+  // Between the look at the partial file and its lock, the writer that held it links it to its
+  // final name (its commit, whose unlink of the temporary name has not come yet).
+  const proto = Deno.FsFile.prototype;
+  const tryLock = proto.tryLockSync;
+  let committed = false;
+  proto.tryLockSync = function (this: Deno.FsFile, exclusive?: boolean) {
+    if (!committed) {
+      committed = true;
+      Deno.linkSync(`${out.path}/${left.part}`, `${out.path}/a.png`);
+    }
+    return tryLock.call(this, exclusive);
+  };
+  try {
+    const outcome = await get(left.href, config(out.path), true, "a.png");
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.taken, true, "a.png is the other writer's");
+  } finally {
+    proto.tryLockSync = tryLock;
+  }
+  assert.ok(committed);
+  assert.deepEqual(left.ranges, [], "nothing was resumed");
+  const saved = await Deno.readFile(`${out.path}/a.png`);
+  assert.deepEqual(saved, body.subarray(0, body.length / 2), "the committed file is unchanged");
 });

@@ -118,7 +118,7 @@ export class PartFile implements Disposable {
 
   /**
    * Takes over the partial file an earlier attempt left, to resume it: opens and locks it (a
-   * writer that still holds it keeps it), renames it to a name of this attempt's own and rewrites
+   * writer that still holds it keeps it), moves it to a name of this attempt's own and rewrites
    * the note to name it. Only a regular file is taken over: never a symlink, a FIFO or a device;
    * nor one with another link, as a commit killed between its `link(2)` and its `unlink(2)`
    * leaves (its partial file is the saved file): that name and its note go.
@@ -142,11 +142,14 @@ export class PartFile implements Disposable {
       const before = Deno.lstatSync(source);
       if (!before.isFile) return undefined;
       file = Deno.openSync(source, { read: true, append: true });
-      const opened = file.statSync();
-      if (!opened.isFile || opened.ino !== before.ino || !file.tryLockSync(true)) {
+      const first = file.statSync();
+      if (!first.isFile || first.ino !== before.ino || !file.tryLockSync(true)) {
         file.close();
         return undefined;
       }
+      // Looked at again under the lock: a writer that held it may have committed it since (linked
+      // it to its final name, and unlinked this name) and let it go.
+      const opened = file.statSync();
       if ((opened.nlink ?? 1) > 1) {
         // Another name shares its bytes: a committed file. Appending would change that file.
         removeQuietly(source);
@@ -154,11 +157,10 @@ export class PartFile implements Disposable {
         file.close();
         return undefined;
       }
-      // The lock above settled which of two writers takes it over; a name of its own, below,
-      // keeps it from the other's temporary files.
-      const own = this.#takeOver(source);
-      const after = Deno.lstatSync(own);
-      if (after.ino !== opened.ino || after.dev !== opened.dev) {
+      // The lock settled which of two writers takes it over; a name of its own, below, keeps it
+      // from the other's temporary files.
+      const own = this.#takeOver(source, opened);
+      if (own === undefined) {
         file.close();
         return undefined;
       }
@@ -189,12 +191,16 @@ export class PartFile implements Disposable {
   }
 
   /**
-   * Moves a partial file to a temporary name of this attempt's. By `link(2)` and an unlink, not by
-   * `rename(2)`: a rename would replace a file that holds the new name (another writer's, whose
-   * random half of the name happened to be the same), and link never replaces. A name found taken
-   * is drawn again, as {@linkcode PartFile} does for a new file.
+   * Moves the opened partial file to a temporary name of this attempt's. By `link(2)` and an
+   * unlink, not by `rename(2)`: a rename would replace a file that holds the new name (another
+   * writer's, whose random half of the name happened to be the same), and link never replaces. A
+   * name found taken is drawn again, as {@linkcode PartFile} does for a new file. The new name is
+   * checked to hold the opened file before the old one goes: the old name may have been given to
+   * another file since it was opened, and that file keeps it.
+   *
+   * @returns The new name, or `undefined` when the old name no longer holds the opened file.
    */
-  #takeOver(source: string): string {
+  #takeOver(source: string, opened: Deno.FileInfo): string | undefined {
     for (let tries = 1;; tries++) {
       const own = `${this.#out}/${partPath(this.#job.path)}`;
       const how = linkNew(source, own);
@@ -202,6 +208,13 @@ export class PartFile implements Disposable {
         if (tries === 3) throw new Deno.errors.AlreadyExists(`${own} is taken`);
         newPartPrefix();
         continue;
+      }
+      const at = Deno.lstatSync(own);
+      if (at.ino !== opened.ino || at.dev !== opened.dev) {
+        // Another file: the name taken from it goes back (a rename, without hard links).
+        if (how === "linked") removeQuietly(own);
+        else linkNew(own, source);
+        return undefined;
       }
       if (how === "linked") removeQuietly(source);
       return own;
@@ -378,9 +391,11 @@ export class PartFile implements Disposable {
       if (how === "renamed") this.#part = undefined;
     });
     if (verdict === "taken") return verdict;
+    // The temporary name goes while the file is still locked: a writer waiting for the lock to
+    // resume it then finds no file to take over, never the saved one under its old name.
+    if (this.#part) removeQuietly(this.#part);
     this.#file?.close();
     this.#file = undefined;
-    if (this.#part) removeQuietly(this.#part);
     this.#dropNote();
     this.#fate = "leave";
     return verdict;
@@ -423,10 +438,11 @@ export class PartFile implements Disposable {
 
   /** Closes the file, and removes it and its note unless they are committed or kept. */
   [Symbol.dispose](): void {
+    // A file that goes loses its name before its lock, as in a commit.
+    const remove = this.#fate === "remove";
+    if (remove && this.#part) removeQuietly(this.#part);
     this.#file?.close();
     this.#file = undefined;
-    if (this.#fate !== "remove") return;
-    if (this.#part) removeQuietly(this.#part);
-    this.#dropNote();
+    if (remove) this.#dropNote();
   }
 }
