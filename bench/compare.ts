@@ -40,9 +40,11 @@ Data (generated once into a temp dir, served by nginx on 127.0.0.1):
   --server FILE        the server.ts to run for --latency (default: the repository's)
 
 Tools (in every round, in alternating order):
-  --only LIST          comma-separated subset of: cp,wget2,curl,aria2,pool,seq,bare,channel,downpour
+  --only LIST          comma-separated subset of:
+                       cp,wget2,curl,aria2,pool,seq,bare,channel,plain,downpour
                        (bare: a bare fetch loop; channel: the same loop fed by the main thread
-                       through messages, the floor of downpour's design; both only when named)
+                       through messages, with downpour's request, the floor of downpour's design;
+                       plain: channel with fetch(url); these three only when named)
   --seq                also run pool.py --mode seq (slow)
   --threads N          parallel downloads for wget2/curl/aria2, --per-host for downpour
                        (default 32)
@@ -90,6 +92,7 @@ const ALL_TOOLS = [
   "seq",
   "bare",
   "channel",
+  "plain",
   "downpour",
 ] as const;
 
@@ -658,7 +661,7 @@ function tools(options: Options): Tool[] {
   const wanted = (name: string) =>
     options.only
       ? options.only.has(name)
-      : (name !== "seq" || options.seq) && name !== "bare" && name !== "channel";
+      : (name !== "seq" || options.seq) && !["bare", "channel", "plain"].includes(name);
   const missing = (bin: string) =>
     which(bin) ? undefined : `${bin} is not installed (run bash bench/setup.sh)`;
   const list: Tool[] = [
@@ -738,8 +741,16 @@ function tools(options: Options): Tool[] {
       name: "channel fetch",
       command: (set, out) => [Deno.execPath(), "run", "-A", CHANNEL, set.list, out, "2", "16"],
     },
+    {
+      // The same with fetch(url), as the bare loop: what the messages alone cost.
+      name: "channel, plain fetch",
+      command: (
+        set,
+        out,
+      ) => [Deno.execPath(), "run", "-A", CHANNEL, set.list, out, "2", "16", "--plain"],
+    },
   ];
-  const keys = ["cp", "wget2", "curl", "aria2", "pool", "seq", "bare", "channel"];
+  const keys = ["cp", "wget2", "curl", "aria2", "pool", "seq", "bare", "channel", "plain"];
   const chosen = list.filter((_, i) => wanted(keys[i]));
   if (wanted("downpour")) {
     const skip = isFile(CLI) ? undefined : "cli.ts is missing: downpour is skipped";
