@@ -640,51 +640,6 @@ Deno.test("a resume note never holds the URL's password, and the same URL resume
   assert.ok(!(await Deno.readTextFile(resumeNotePath(out.path, "x.png"))).includes("s3cret"));
 });
 
-Deno.test("resume: taking over a partial file never replaces another writer's temporary file", async () => {
-  const body = png(300_000);
-  const modified = "Mon, 01 Jan 2024 00:00:00 GMT";
-  const half = 150_000;
-  const ranges: string[] = [];
-  await using server = localServer((req) => {
-    const headers = { "last-modified": modified, date: new Date().toUTCString() };
-    const range = req.headers.get("range");
-    if (!range) return new Response(body, { headers });
-    ranges.push(range);
-    const start = Number(/bytes=(\d+)-/.exec(range)![1]);
-    return new Response(body.slice(start), {
-      status: 206,
-      headers: { ...headers, "content-range": `bytes ${start}-${body.length - 1}/${body.length}` },
-    });
-  });
-  await using out = await tempDir("downpour-safety-");
-  const href = `${server.origin}/a.png`;
-  // An earlier attempt's partial file and its note.
-  const part = partPath("a.png");
-  await Deno.writeFile(`${out.path}/${part}`, body.subarray(0, half));
-  await Deno.mkdir(`${out.path}/${RESUME_DIR}`);
-  await Deno.writeTextFile(
-    resumeNotePath(out.path, "a.png"),
-    JSON.stringify({ path: "a.png", href, validator: modified, part }),
-  );
-  // The name the takeover draws next (this thread's names count up) is held by another writer,
-  // whose random half of the name happened to be the same.
-  const drawn = partPath("a.png");
-  const hex = /\.([0-9a-f]{16})\.part$/.exec(drawn)![1]!;
-  const next = (parseInt(hex.slice(8), 16) + 1).toString(16).padStart(8, "0");
-  const theirs = drawn.replace(hex, hex.slice(0, 8) + next);
-  const their = new TextEncoder().encode("another writer's bytes");
-  await Deno.writeFile(`${out.path}/${theirs}`, their);
-
-  const outcome = await get(href, config(out.path), true, "a.png");
-  assert.equal(outcome.ok, true, outcome.error);
-  assert.deepEqual(ranges, [`bytes=${half}-`], "the partial file was resumed");
-  assert.deepEqual(await Deno.readFile(`${out.path}/a.png`), body);
-  assert.deepEqual(await Deno.readFile(`${out.path}/${theirs}`), their, "theirs is untouched");
-  assert.deepEqual(await entries(out.path), [RESUME_DIR, theirs, "a.png"].sort());
-  const prefix = (name: string) => /\.([0-9a-f]{8})[0-9a-f]{8}\.part$/.exec(name)![1];
-  assert.notEqual(prefix(partPath("a.png")), prefix(drawn), "the taken name was drawn again");
-});
-
 /**
  * An earlier attempt's partial file of half of `body`, with its note, and a server that resumes
  * it; `ranges` lists the ranges asked for.
@@ -713,6 +668,29 @@ async function partialLeft(out: string, body: Uint8Array<ArrayBuffer>) {
   );
   return { href, part, ranges, [Symbol.asyncDispose]: () => server[Symbol.asyncDispose]() };
 }
+
+Deno.test("resume: taking over a partial file never replaces another writer's temporary file", async () => {
+  const body = png(300_000);
+  await using out = await tempDir("downpour-safety-");
+  await using left = await partialLeft(out.path, body);
+  // The name the takeover draws next (this thread's names count up) is held by another writer,
+  // whose random half of the name happened to be the same.
+  const drawn = partPath("a.png");
+  const hex = /\.([0-9a-f]{16})\.part$/.exec(drawn)![1]!;
+  const next = (parseInt(hex.slice(8), 16) + 1).toString(16).padStart(8, "0");
+  const theirs = drawn.replace(hex, hex.slice(0, 8) + next);
+  const their = new TextEncoder().encode("another writer's bytes");
+  await Deno.writeFile(`${out.path}/${theirs}`, their);
+
+  const outcome = await get(left.href, config(out.path), true, "a.png");
+  assert.equal(outcome.ok, true, outcome.error);
+  assert.deepEqual(left.ranges, [`bytes=${body.length / 2}-`], "the partial file was resumed");
+  assert.deepEqual(await Deno.readFile(`${out.path}/a.png`), body);
+  assert.deepEqual(await Deno.readFile(`${out.path}/${theirs}`), their, "theirs is untouched");
+  assert.deepEqual(await entries(out.path), [RESUME_DIR, theirs, "a.png"].sort());
+  const prefix = (name: string) => /\.([0-9a-f]{8})[0-9a-f]{8}\.part$/.exec(name)![1];
+  assert.notEqual(prefix(partPath("a.png")), prefix(drawn), "the taken name was drawn again");
+});
 
 Deno.test("resume: a partial file's name given to another file after it was opened stays that file's", async () => {
   const body = png(300_000);
