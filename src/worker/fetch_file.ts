@@ -202,8 +202,9 @@ async function receive(
     hash?.update(memory);
     return { total: memory.byteLength, memory, checked: config.anyType, hash };
   }
-  // The common case, a small body of known length, is read into a buffer of its size (and one
-  // byte more, for the read that sees its end): in memory, in place, with no copy.
+  // Any other body of known length up to SMALL_BODY (above ONE_GO, or sent chunked) is read into
+  // a buffer of its size (and one byte more, for the read that sees its end): in memory, in
+  // place, with no copy.
   const small = head.offset === 0 && declared !== undefined && declared <= SMALL_BODY;
   let buffer: Uint8Array = new Uint8Array(small ? declared + 1 : STREAM_BUFFER);
   let filled = 0;
