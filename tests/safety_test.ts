@@ -752,3 +752,21 @@ Deno.test("resume: a partial file another writer committed while its lock was aw
   const saved = await Deno.readFile(`${out.path}/a.png`);
   assert.deepEqual(saved, body.subarray(0, body.length / 2), "the committed file is unchanged");
 });
+
+Deno.test("a directory above a file that another process removed is made again; the output directory never is", async () => {
+  const body = png(5_000);
+  await using server = localServer(() => new Response(body));
+  await using out = await tempDir("downpour-safety-");
+  // A dataset sample's path: its shard's directory inside `.downpour-samples`, which another
+  // process sharding the same list removes when it finds it empty.
+  const path = ".downpour-samples/00000/000000000.png";
+  const saved = await get(`${server.origin}/a.png`, config(out.path), false, path);
+  assert.equal(saved.ok, true, saved.error);
+  assert.deepEqual(await Deno.readFile(`${out.path}/${path}`), body);
+  // With the output directory itself gone, nothing is remade: the run learns it is lost.
+  const gone = `${out.path}/gone`;
+  const lost = await get(`${server.origin}/b.png`, config(gone), false, "00001/b.png");
+  assert.equal(lost.ok, false);
+  assert.equal(lost.dirLost, true);
+  await assert.rejects(Deno.stat(gone), Deno.errors.NotFound);
+});

@@ -61,8 +61,8 @@ export class DatasetWriter {
       if (match && entry.isFile) complete.add(Number(match[1]));
     }
     const writer = new DatasetWriter(options, complete);
-    // The workers make each shard's directory in it, but not this one (they never make a
-    // directory whose parent is missing).
+    // The workers make each shard's directory in it (and this one again, should another process
+    // sharding the same list remove it meanwhile, when it finds it empty).
     await Deno.mkdir(`${options.out}/${SAMPLES_DIR}`, { recursive: true });
     for (const shard of complete) {
       const stats = `${options.out}/${shardName(shard)}_stats.json`;

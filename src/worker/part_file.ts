@@ -249,19 +249,17 @@ export class PartFile implements Disposable {
     this.#fate = "leave";
   }
 
-  /** Creates the directory of the final file (once per directory and thread), never `out`. */
+  /**
+   * Creates the directory of the final file (once per directory and thread), and a missing one
+   * above it, but never `out`: when the output directory is gone, this fails instead of remaking
+   * it. (A directory above may go while this runs: another process sharding the same dataset
+   * removes `.downpour-samples` when it finds it empty.)
+   */
   makeDirectory(): void {
     if (this.#dir === `${this.#out}/`) return;
     const dir = this.#dir.slice(0, -1);
     if (made.has(dir)) return;
-    disk("create the directory", () => {
-      try {
-        // Not recursive: when the output directory is gone, this fails instead of remaking it.
-        Deno.mkdirSync(dir);
-      } catch (error) {
-        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      }
-    });
+    disk("create the directory", () => makeBelow(this.#out, dir));
     made.add(dir);
   }
 
@@ -444,5 +442,21 @@ export class PartFile implements Disposable {
     this.#file?.close();
     this.#file = undefined;
     if (remove) this.#dropNote();
+  }
+}
+
+/**
+ * Makes `dir` and any missing directory between it and `out`, one level at a time, never `out`
+ * itself. A parent that goes again meanwhile (removed while empty) is made again, a few times.
+ */
+function makeBelow(out: string, dir: string, tries = 3): void {
+  try {
+    Deno.mkdirSync(dir);
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) return;
+    const parent = dir.slice(0, dir.lastIndexOf("/"));
+    if (!(error instanceof Deno.errors.NotFound) || parent === out || tries === 0) throw error;
+    makeBelow(out, parent, tries - 1);
+    makeBelow(out, dir, tries - 1);
   }
 }
