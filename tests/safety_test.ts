@@ -616,10 +616,16 @@ Deno.test("supersede() keeps the note of a partial file that a live writer holds
 
 Deno.test("a run that starts while another ends and removes the empty directory of notes starts", async () => {
   await using out = await tempDir("downpour-safety-");
-  for (let i = 0; i < 200; i++) {
-    const ending = await WriterMark.create(out.path);
-    const [, starting] = await Promise.all([ending.release(), WriterMark.create(out.path)]);
-    await starting.release();
+  // Two runs end while two start, many times over: the directory goes and comes back between
+  // every step of a start (its mkdir, the look after it, the mark's creation).
+  for (let i = 0; i < 500; i++) {
+    const ending = await Promise.all([WriterMark.create(out.path), WriterMark.create(out.path)]);
+    const starting = await Promise.all([
+      ...ending.map((mark) => mark.release()),
+      WriterMark.create(out.path),
+      WriterMark.create(out.path),
+    ]);
+    for (const mark of starting) await mark?.release();
   }
 });
 

@@ -229,18 +229,22 @@ export class WriterMark {
 
   /**
    * Leaves a locked mark in `out`. Another run that ends may remove the directory of notes, when
-   * it finds it empty, between its making and the mark's: then it is made again, once.
+   * it finds it empty, between its making and the mark's: then it is made again, a few times.
    */
   static async create(out: string): Promise<WriterMark> {
     const path = `${out}/${RESUME_DIR}/writer-${crypto.randomUUID()}${MARK_SUFFIX}`;
-    for (let again = false;; again = true) {
-      await Deno.mkdir(`${out}/${RESUME_DIR}`, { recursive: true });
+    for (let tries = 1;; tries++) {
       try {
+        await Deno.mkdir(`${out}/${RESUME_DIR}`, { recursive: true });
         const file = await Deno.open(path, { write: true, createNew: true });
         file.lockSync(true);
         return new WriterMark(out, path, file);
       } catch (error) {
-        if (again || !(error instanceof Deno.errors.NotFound)) throw error;
+        // NotFound: it went before the mark was made. AlreadyExists, from the recursive mkdir:
+        // it was there, then went before mkdir could see it as a directory.
+        const gone = error instanceof Deno.errors.NotFound ||
+          error instanceof Deno.errors.AlreadyExists;
+        if (tries === 3 || !gone) throw error;
       }
     }
   }
